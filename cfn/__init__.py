@@ -1,0 +1,1 @@
+"""InsightXI platform infrastructure: CloudFormation templates built with troposphere and awacs."""

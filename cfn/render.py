@@ -1,0 +1,74 @@
+"""Deterministic rendering of every environment's templates to text.
+
+`render_env` builds each nested template, hashes its text, then builds the root with those
+hashes. The text is JSON with sorted keys, two-space indents and a final newline, and contains
+no timestamp or random value: the same config and code always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from troposphere import Template
+
+from cfn import naming
+from cfn.config import Environment, Platform
+from cfn.stacks import network, root
+
+
+@dataclass(frozen=True)
+class RenderedTemplate:
+    """One rendered template: where it goes (`<env>/<file>`) and its text."""
+
+    env: str
+    filename: str
+    text: str
+    region: str
+
+    @property
+    def path(self) -> str:
+        return f"{self.env}/{self.filename}"
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.text.encode())
+
+    @property
+    def resource_count(self) -> int:
+        return len(json.loads(self.text).get("Resources", {}))
+
+
+def to_text(template: Template) -> str:
+    return json.dumps(template.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]]:
+    """(logical id, builder) of every nested stack of the environment's root, in order."""
+    return [(naming.NETWORK, lambda: network.build(env))]
+
+
+def render_env(env: Environment) -> list[RenderedTemplate]:
+    """The environment's nested templates (in nesting order), then its root template."""
+    out: list[RenderedTemplate] = []
+    hashes: dict[str, str] = {}
+    for logical_id, builder in nested_builders(env):
+        r = RenderedTemplate(env.name, naming.template_file(logical_id), to_text(builder()),
+                             env.region)  # fmt: skip
+        hashes[logical_id] = r.sha256
+        out.append(r)
+    out.append(
+        RenderedTemplate(env.name, naming.ROOT_TEMPLATE, to_text(root.build(env, hashes)), env.region)
+    )
+    return out
+
+
+def render(platform: Platform, env_names: Iterable[str] | None = None) -> list[RenderedTemplate]:
+    names = list(env_names) if env_names else list(platform.environments)
+    return [r for name in names for r in render_env(platform.env(name))]
