@@ -86,7 +86,9 @@ def compare(rendered: Sequence[RenderedTemplate], out_dir: Path) -> list[Differe
             elif name not in files:
                 diffs.append(Difference(path, "extra"))
             elif files[name] != on_disk[name]:
-                diffs.append(Difference(path, "differs", describe_difference(files[name], on_disk[name])))
+                diffs.append(
+                    Difference(path, "differs", describe_difference(files[name], on_disk[name]))
+                )
     return diffs
 
 

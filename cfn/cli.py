@@ -67,8 +67,10 @@ def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
     right = {i for i, h in enumerate(headers) if h in {"resources", "bytes", "findings"}}
 
     def fmt(row: tuple[str, ...]) -> str:
-        cells = [str(c).rjust(w) if i in right else str(c).ljust(w)
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]  # fmt: skip
+        cells = [
+            str(c).rjust(w) if i in right else str(c).ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
         return "  ".join(cells).rstrip()
 
     return "\n".join([fmt(headers), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])
@@ -81,32 +83,50 @@ def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
     "2 bad usage or invalid configuration.",
 )
 @click.option(
-    "--env", "envs", multiple=True, metavar="NAME",
+    "--env",
+    "envs",
+    multiple=True,
+    metavar="NAME",
     help="Environment to build (repeatable). Default: every environment in the config.",
-)  # fmt: skip
+)
 @click.option(
-    "--check", is_flag=True,
+    "--check",
+    is_flag=True,
     help="Render in memory and compare with templates/; name every differing, missing or "
     "extra file. Writes nothing.",
-)  # fmt: skip
+)
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint and the project's rules.")
 @click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
-    default=None, help="Configuration file. Default: cfn/insightxi.toml.",
-)  # fmt: skip
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Configuration file. Default: cfn/insightxi.toml.",
+)
 @click.option(
-    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Directory of the rendered templates. Default: templates/ of this project.",
-)  # fmt: skip
+)
 @click.option(
-    "--output", "output_format", type=click.Choice(["text", "json"]), default="text",
-    show_default=True, help="Format of the summary on stdout.",
-)  # fmt: skip
+    "--output",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="Format of the summary on stdout.",
+)
 @handle_errors
 def build_templates(
-    envs: tuple[str, ...], check: bool, no_lint: bool, config_path: Path | None,
-    out_dir: Path | None, output_format: str,
-) -> None:  # fmt: skip
+    envs: tuple[str, ...],
+    check: bool,
+    no_lint: bool,
+    config_path: Path | None,
+    out_dir: Path | None,
+    output_format: str,
+) -> None:
     """Render every environment's CloudFormation templates into templates/<env>/ and validate
     them with cfn-lint and the project's own rules.
 
@@ -135,29 +155,49 @@ def build_templates(
 
     label = _path_label(out)
     rows = [
-        (f"{label}/{r.path}", str(r.resource_count), str(r.size),
-         "-" if no_lint else str(per_file.get(f"{label}/{r.path}", 0)))
+        (
+            f"{label}/{r.path}",
+            str(r.resource_count),
+            str(r.size),
+            "-" if no_lint else str(per_file.get(f"{label}/{r.path}", 0)),
+        )
         for r in rendered
-    ]  # fmt: skip
+    ]
     ok = not findings and not differences
     if output_format == "json":
-        click.echo(json.dumps({
-            "ok": ok,
-            "templates": [
-                {"path": f"{label}/{r.path}", "resources": r.resource_count, "bytes": r.size,
-                 "sha256": r.sha256, "findings": None if no_lint else per_file.get(f"{label}/{r.path}", 0)}
-                for r in rendered
-            ],
-            "findings": [
-                {"path": f.path, "line": f.line, "column": f.column, "rule": f.rule_id,
-                 "level": f.level, "message": f.message}
-                for f in findings
-            ],
-            "differences": [
-                {"path": f"{label}/{d.path}", "kind": d.kind, "details": list(d.details)}
-                for d in differences
-            ],
-        }, indent=2))  # fmt: skip
+        click.echo(
+            json.dumps(
+                {
+                    "ok": ok,
+                    "templates": [
+                        {
+                            "path": f"{label}/{r.path}",
+                            "resources": r.resource_count,
+                            "bytes": r.size,
+                            "sha256": r.sha256,
+                            "findings": None if no_lint else per_file.get(f"{label}/{r.path}", 0),
+                        }
+                        for r in rendered
+                    ],
+                    "findings": [
+                        {
+                            "path": f.path,
+                            "line": f.line,
+                            "column": f.column,
+                            "rule": f.rule_id,
+                            "level": f.level,
+                            "message": f.message,
+                        }
+                        for f in findings
+                    ],
+                    "differences": [
+                        {"path": f"{label}/{d.path}", "kind": d.kind, "details": list(d.details)}
+                        for d in differences
+                    ],
+                },
+                indent=2,
+            )
+        )
     else:
         click.echo(_table(rows, ("template", "resources", "bytes", "findings")))
         for f in findings:

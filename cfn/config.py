@@ -32,9 +32,29 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 
 # https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731,
-    1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)  # fmt: skip
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 
 _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -160,9 +180,13 @@ class _Reader:
         self.problems = problems
 
     def get(
-        self, table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str,
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        kind: type | tuple[type, ...],
+        where: str,
         default: Any = ...,
-    ) -> Any:  # fmt: skip
+    ) -> Any:
         if key not in table:
             if default is ...:
                 self.problems.append(f"{where}: missing field {key!r}")
@@ -186,23 +210,47 @@ class _Reader:
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
-    names = {int: "an integer", str: "a string", bool: "true or false", list: "a list",
-             dict: "a table"}  # fmt: skip
+    names = {
+        int: "an integer",
+        str: "a string",
+        bool: "true or false",
+        list: "a list",
+        dict: "a table",
+    }
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(names.get(k, k.__name__) for k in kinds)
 
 
 _SERVICE_FIELDS = {
-    "name", "discovery_name", "port", "repository", "health_check_path", "path_patterns",
-    "listener_priority", "environment", "secrets", "depends_on", "task_role_actions",
+    "name",
+    "discovery_name",
+    "port",
+    "repository",
+    "health_check_path",
+    "path_patterns",
+    "listener_priority",
+    "environment",
+    "secrets",
+    "depends_on",
+    "task_role_actions",
     "task_role_resources",
-}  # fmt: skip
+}
 _SIZING_FIELDS = {f.name for f in fields(ServiceSizing)}
 _ENV_FIELDS = {
-    "region", "vpc_cidr", "public_subnets", "private_subnets", "nat_gateways",
-    "log_retention_days", "protected", "retain_stateful_resources", "alb_deletion_protection",
-    "certificate_arn", "fargate_spot", "service_defaults", "services",
-}  # fmt: skip
+    "region",
+    "vpc_cidr",
+    "public_subnets",
+    "private_subnets",
+    "nat_gateways",
+    "log_retention_days",
+    "protected",
+    "retain_stateful_resources",
+    "alb_deletion_protection",
+    "certificate_arn",
+    "fargate_spot",
+    "service_defaults",
+    "services",
+}
 
 
 def load(path: Path | str | None = None) -> Platform:
@@ -288,14 +336,17 @@ def _services(r: _Reader, tables: Any, problems: list[str]) -> list[Service]:
                     "starting with a letter"
                 )
             if sname in seen_names:
-                problems.append(f"{where}: duplicate service name (also entry #{seen_names[sname]})")
+                problems.append(
+                    f"{where}: duplicate service name (also entry #{seen_names[sname]})"
+                )
             seen_names.setdefault(sname, i + 1)
         if label is not None:
             if not _DNS_LABEL.match(label):
                 problems.append(f"{where}: discovery_name {label!r} is not a DNS label")
             if label in seen_labels:
                 problems.append(
-                    f"{where}: discovery_name {label!r} already used by service {seen_labels[label]}"
+                    f"{where}: discovery_name {label!r} already used by service "
+                    f"{seen_labels[label]}"
                 )
             seen_labels.setdefault(label, name)
         if port is not None:
@@ -342,13 +393,20 @@ def _services(r: _Reader, tables: Any, problems: list[str]) -> list[Service]:
             continue
         out.append(
             Service(
-                name=sname, discovery_name=label, port=port, repository=repo,
-                health_check_path=hc, path_patterns=tuple(paths), listener_priority=prio,
-                environment=tuple(sorted(env.items())), secrets=tuple(secrets),
-                depends_on=tuple(deps), task_role_actions=tuple(actions),
+                name=sname,
+                discovery_name=label,
+                port=port,
+                repository=repo,
+                health_check_path=hc,
+                path_patterns=tuple(paths),
+                listener_priority=prio,
+                environment=tuple(sorted(env.items())),
+                secrets=tuple(secrets),
+                depends_on=tuple(deps),
+                task_role_actions=tuple(actions),
                 task_role_resources=tuple(resources),
             )
-        )  # fmt: skip
+        )
     known = {s.name for s in out}
     for s in out:
         for d in s.depends_on:
@@ -363,9 +421,14 @@ def _services(r: _Reader, tables: Any, problems: list[str]) -> list[Service]:
 
 
 def _environment(
-    r: _Reader, name: str, t: Any, project: str, namespace: str,
-    services: tuple[Service, ...], problems: list[str],
-) -> Environment | None:  # fmt: skip
+    r: _Reader,
+    name: str,
+    t: Any,
+    project: str,
+    namespace: str,
+    services: tuple[Service, ...],
+    problems: list[str],
+) -> Environment | None:
     where = f"environment {name}"
     if not _ENV_NAME.match(name):
         problems.append(f"{where}: name must be 1-16 lowercase letters or digits")
@@ -416,12 +479,23 @@ def _environment(
     if len(problems) > n:
         return None
     return Environment(
-        name=name, project=project, region=region, vpc_cidr=vpc_cidr,
-        public_subnets=tuple(public), private_subnets=tuple(private), nat_gateways=nat,
-        log_retention_days=retention, protected=protected, retain_stateful_resources=retain,
-        alb_deletion_protection=alb_protect, certificate_arn=cert, fargate_spot=spot,
-        discovery_namespace=namespace, services=services, sizing=sizing,
-    )  # fmt: skip
+        name=name,
+        project=project,
+        region=region,
+        vpc_cidr=vpc_cidr,
+        public_subnets=tuple(public),
+        private_subnets=tuple(private),
+        nat_gateways=nat,
+        log_retention_days=retention,
+        protected=protected,
+        retain_stateful_resources=retain,
+        alb_deletion_protection=alb_protect,
+        certificate_arn=cert,
+        fargate_spot=spot,
+        discovery_namespace=namespace,
+        services=services,
+        sizing=sizing,
+    )
 
 
 def _sizing(r: _Reader, where: str, t: dict[str, Any], problems: list[str]) -> ServiceSizing | None:
@@ -470,9 +544,13 @@ def _sizing(r: _Reader, where: str, t: dict[str, Any], problems: list[str]) -> S
 
 
 def _check_network(
-    where: str, vpc_cidr: str | None, public: list | None, private: list | None,
-    nat: int | None, problems: list[str],
-) -> None:  # fmt: skip
+    where: str,
+    vpc_cidr: str | None,
+    public: list | None,
+    private: list | None,
+    nat: int | None,
+    problems: list[str],
+) -> None:
     if vpc_cidr is None:
         return
     try:

@@ -171,16 +171,20 @@ def tags(env: Environment, service: Service | None = None, name: str | None = No
 def physical_names(env: Environment) -> list[tuple[str, str, str]]:
     """(kind, name, what it belongs to) for every physical name the environment uses."""
     where = f"environment {env.name}"
-    longest_nested = max([NETWORK, EDGE, CLUSTER] + [service_stack_id(s) for s in env.services],
-                         key=len)  # fmt: skip
+    longest_nested = max(
+        [NETWORK, EDGE, CLUSTER] + [service_stack_id(s) for s in env.services], key=len
+    )
     out = [
         ("stack", root_stack(env), where),
         ("stack", bootstrap_stack(env), where),
-        ("stack", f"{root_stack(env)}-{longest_nested}-" + "X" * _NESTED_SUFFIX,
-         f"{where}, nested stack {longest_nested}"),
+        (
+            "stack",
+            f"{root_stack(env)}-{longest_nested}-" + "X" * _NESTED_SUFFIX,
+            f"{where}, nested stack {longest_nested}",
+        ),
         ("ECS cluster", cluster(env), where),
         ("load balancer", load_balancer(env), where),
-    ]  # fmt: skip
+    ]
     for s in env.services:
         w = f"{where}, service {s.name}"
         out += [

@@ -59,12 +59,15 @@ def render_env(env: Environment) -> list[RenderedTemplate]:
     out: list[RenderedTemplate] = []
     hashes: dict[str, str] = {}
     for logical_id, builder in nested_builders(env):
-        r = RenderedTemplate(env.name, naming.template_file(logical_id), to_text(builder()),
-                             env.region)  # fmt: skip
+        r = RenderedTemplate(
+            env.name, naming.template_file(logical_id), to_text(builder()), env.region
+        )
         hashes[logical_id] = r.sha256
         out.append(r)
     out.append(
-        RenderedTemplate(env.name, naming.ROOT_TEMPLATE, to_text(root.build(env, hashes)), env.region)
+        RenderedTemplate(
+            env.name, naming.ROOT_TEMPLATE, to_text(root.build(env, hashes)), env.region
+        )
     )
     return out
 

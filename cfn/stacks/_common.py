@@ -21,4 +21,3 @@ def add_output(t: Template, name: str, value: object, description: str) -> Outpu
 
 def add_parameter(t: Template, name: str, description: str, **kwargs: object) -> Parameter:
     return t.add_parameter(Parameter(name, Description=description, Type="String", **kwargs))
-

@@ -40,7 +40,9 @@ def build(env: Environment) -> Template:
     )
 
     public_rt = t.add_resource(
-        ec2.RouteTable("PublicRouteTable", VpcId=Ref(vpc), Tags=naming.tags(env, name=f"{p}-public"))
+        ec2.RouteTable(
+            "PublicRouteTable", VpcId=Ref(vpc), Tags=naming.tags(env, name=f"{p}-public")
+        )
     )
     t.add_resource(
         ec2.Route(
@@ -114,7 +116,9 @@ def build(env: Environment) -> Template:
         n = i + 1
         rt = t.add_resource(
             ec2.RouteTable(
-                f"PrivateRouteTable{n}", VpcId=Ref(vpc), Tags=naming.tags(env, name=f"{p}-private-{n}")
+                f"PrivateRouteTable{n}",
+                VpcId=Ref(vpc),
+                Tags=naming.tags(env, name=f"{p}-private-{n}"),
             )
         )
         t.add_resource(
@@ -128,7 +132,9 @@ def build(env: Environment) -> Template:
         )
         t.add_resource(
             ec2.SubnetRouteTableAssociation(
-                f"PrivateSubnet{n}RouteTableAssociation", SubnetId=Ref(private), RouteTableId=Ref(rt)
+                f"PrivateSubnet{n}RouteTableAssociation",
+                SubnetId=Ref(private),
+                RouteTableId=Ref(rt),
             )
         )
         private_rts.append(rt)
@@ -146,11 +152,15 @@ def build(env: Environment) -> Template:
     add_output(t, "VpcId", Ref(vpc), "ID of the environment's VPC")
     add_output(t, "VpcCidr", GetAtt(vpc, "CidrBlock"), "IPv4 CIDR block of the VPC")
     add_output(
-        t, "PublicSubnetIds", Join(",", [Ref(s) for s in public_subnets]),
+        t,
+        "PublicSubnetIds",
+        Join(",", [Ref(s) for s in public_subnets]),
         "Public subnet IDs, one per availability zone (ALB, NAT gateways)",
-    )  # fmt: skip
+    )
     add_output(
-        t, "PrivateSubnetIds", Join(",", [Ref(s) for s in private_subnets]),
+        t,
+        "PrivateSubnetIds",
+        Join(",", [Ref(s) for s in private_subnets]),
         "Private subnet IDs, one per availability zone (ECS tasks)",
-    )  # fmt: skip
+    )
     return t

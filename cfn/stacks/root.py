@@ -24,11 +24,16 @@ from cfn.stacks._common import add_output, add_parameter, new_template
 
 
 def nested_stack(
-    t: Template, env: Environment, logical_id: str, template_hash: str,
-    parameters: Mapping[str, object] | None = None, service=None,
-) -> cloudformation.Stack:  # fmt: skip
+    t: Template,
+    env: Environment,
+    logical_id: str,
+    template_hash: str,
+    parameters: Mapping[str, object] | None = None,
+    service=None,
+) -> cloudformation.Stack:
     """Add a nested stack whose template lives in the artifacts bucket under its content hash."""
-    key = f"${{{naming.ARTIFACTS_PREFIX_PARAMETER}}}/{template_hash}/{naming.template_file(logical_id)}"
+    file_name = naming.template_file(logical_id)
+    key = f"${{{naming.ARTIFACTS_PREFIX_PARAMETER}}}/{template_hash}/{file_name}"
     kwargs: dict[str, object] = {}
     if parameters:
         kwargs["Parameters"] = dict(sorted(parameters.items()))
@@ -50,17 +55,19 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
     """`template_hashes` maps each nested stack's logical id to its template's SHA-256."""
     t = new_template(env.name, f"root stack {naming.root_stack(env)}, nesting every part")
     add_parameter(
-        t, naming.ARTIFACTS_BUCKET_PARAMETER,
+        t,
+        naming.ARTIFACTS_BUCKET_PARAMETER,
         "S3 bucket holding the nested templates (created by `bin/deploy bootstrap`)",
         AllowedPattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
         ConstraintDescription="an S3 bucket name",
-    )  # fmt: skip
+    )
     add_parameter(
-        t, naming.ARTIFACTS_PREFIX_PARAMETER,
+        t,
+        naming.ARTIFACTS_PREFIX_PARAMETER,
         "Key prefix of the nested templates in the artifacts bucket",
         Default=naming.artifacts_prefix(env),
         AllowedPattern=r"^[A-Za-z0-9._/-]+[A-Za-z0-9]$",
-    )  # fmt: skip
+    )
 
     network = nested_stack(t, env, naming.NETWORK, template_hashes[naming.NETWORK])
     for name, description in (

@@ -1,0 +1,56 @@
+"""Shared fixtures: the project's configuration (as loaded and as raw, editable data) and its
+rendered templates."""
+
+from __future__ import annotations
+
+import copy
+import json
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfn import config, render
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BIN = PROJECT_ROOT / "bin"
+TEMPLATES = PROJECT_ROOT / "templates"
+_RAW = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
+
+
+@pytest.fixture(scope="session")
+def platform() -> config.Platform:
+    return config.load()
+
+
+@pytest.fixture(scope="session")
+def rendered(platform: config.Platform) -> list[render.RenderedTemplate]:
+    return render.render(platform)
+
+
+@pytest.fixture(scope="session")
+def templates(rendered: list[render.RenderedTemplate]) -> dict[str, dict[str, Any]]:
+    """Every rendered template as a dict, keyed by `<env>/<file>`."""
+    return {r.path: json.loads(r.text) for r in rendered}
+
+
+@pytest.fixture
+def raw() -> dict[str, Any]:
+    """A deep copy of the project's configuration data, free to edit."""
+    return copy.deepcopy(_RAW)
+
+
+def problems_of(raw: dict[str, Any]) -> list[str]:
+    """The problems `config.from_dict` reports for `raw` (none: the test fails)."""
+    with pytest.raises(config.ConfigError) as info:
+        config.from_dict(raw)
+    return info.value.problems
+
+
+def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+
+
+Mutator = Callable[[dict[str, Any]], None]

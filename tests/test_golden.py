@@ -1,0 +1,41 @@
+"""Golden files: templates/ is exactly what the code renders, and rendering is reproducible."""
+
+from __future__ import annotations
+
+from cfn import build, render
+from tests.conftest import TEMPLATES
+
+
+def test_committed_templates_equal_rendering(rendered):
+    differences = build.compare(rendered, TEMPLATES)
+    # Each difference names the file and the logical ids: "prod/network.json: differs (...)".
+    assert not differences, "run bin/build-templates and commit:\n" + "\n".join(
+        map(str, differences)
+    )
+
+
+def test_rendering_twice_gives_identical_bytes(platform, rendered):
+    again = render.render(platform)
+    assert [(r.path, r.text) for r in again] == [(r.path, r.text) for r in rendered]
+
+
+def test_difference_names_the_logical_id(rendered):
+    network = next(r for r in rendered if r.path == "dev/network.json")
+    edited = network.text.replace('"MapPublicIpOnLaunch": false', '"MapPublicIpOnLaunch": true', 1)
+    details = build.describe_difference(network.text, edited)
+    assert details == ("Resources.PrivateSubnet1 changed",) or details == (
+        "Resources.PublicSubnet1 changed",
+    )
+
+
+def test_root_points_at_nested_templates_by_content_hash(rendered, templates):
+    for r in rendered:
+        if r.filename == "root.json":
+            continue
+        root = templates[f"{r.env}/root.json"]
+        urls = [
+            res["Properties"]["TemplateURL"]["Fn::Sub"]
+            for res in root["Resources"].values()
+            if res["Type"] == "AWS::CloudFormation::Stack"
+        ]
+        assert any(u.endswith(f"/{r.sha256}/{r.filename}") for u in urls), r.path
