@@ -132,7 +132,8 @@ class Environment:
     retain_stateful_resources: bool
     alb_deletion_protection: bool
     certificate_arn: str
-    fargate_spot: bool
+    fargate_spot_weight: int
+    alb_drop_invalid_headers: bool
     discovery_namespace: str
     services: tuple[Service, ...]
     sizing: Mapping[str, ServiceSizing] = field(hash=False, compare=False)
@@ -236,21 +237,15 @@ _SERVICE_FIELDS = {
     "task_role_resources",
 }
 _SIZING_FIELDS = {f.name for f in fields(ServiceSizing)}
-_ENV_FIELDS = {
-    "region",
-    "vpc_cidr",
-    "public_subnets",
-    "private_subnets",
-    "nat_gateways",
-    "log_retention_days",
-    "protected",
-    "retain_stateful_resources",
-    "alb_deletion_protection",
-    "certificate_arn",
-    "fargate_spot",
-    "service_defaults",
+# The TOML keys of an environment table: its dataclass fields, less those filled in from the
+# top level, plus the per-service tables.
+_ENV_FIELDS = {f.name for f in fields(Environment)} - {
+    "name",
+    "project",
+    "discovery_namespace",
     "services",
-}
+    "sizing",
+} | {"service_defaults", "services"}
 
 
 def load(path: Path | str | None = None) -> Platform:
@@ -449,7 +444,10 @@ def _environment(
     retain = r.get(t, "retain_stateful_resources", bool, where)
     alb_protect = r.get(t, "alb_deletion_protection", bool, where)
     cert = r.get(t, "certificate_arn", str, where, default="")
-    spot = r.get(t, "fargate_spot", bool, where, default=False)
+    spot = r.get(t, "fargate_spot_weight", int, where, default=0)
+    drop_headers = r.get(t, "alb_drop_invalid_headers", bool, where, default=True)
+    if spot is not None and not 0 <= spot <= 1000:
+        problems.append(f"{where}: fargate_spot_weight {spot} must be between 0 and 1000")
 
     _check_network(where, vpc_cidr, public, private, nat, problems)
     if retention is not None and retention not in LOG_RETENTION_DAYS:
@@ -491,7 +489,8 @@ def _environment(
         retain_stateful_resources=retain,
         alb_deletion_protection=alb_protect,
         certificate_arn=cert,
-        fargate_spot=spot,
+        fargate_spot_weight=spot,
+        alb_drop_invalid_headers=drop_headers,
         discovery_namespace=namespace,
         services=services,
         sizing=sizing,

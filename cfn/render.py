@@ -16,7 +16,7 @@ from troposphere import Template
 
 from cfn import naming
 from cfn.config import Environment, Platform
-from cfn.stacks import network, root
+from cfn.stacks import cluster, edge, network, root, service
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,14 @@ def to_text(template: Template) -> str:
 
 def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]]:
     """(logical id, builder) of every nested stack of the environment's root, in order."""
-    return [(naming.NETWORK, lambda: network.build(env))]
+    builders: list[tuple[str, Callable[[], Template]]] = [
+        (naming.NETWORK, lambda: network.build(env)),
+        (naming.EDGE, lambda: edge.build(env)),
+        (naming.CLUSTER, lambda: cluster.build(env)),
+    ]
+    for s in env.services:
+        builders.append((naming.service_stack_id(s), lambda s=s: service.build(env, s)))
+    return builders
 
 
 def render_env(env: Environment) -> list[RenderedTemplate]:

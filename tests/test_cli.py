@@ -41,9 +41,10 @@ def test_build_writes_every_environment_and_lints_clean(tmp_path):
     out = tmp_path / "out"
     r = run("--out", str(out))
     assert r.returncode == 0, r.stdout + r.stderr
-    for env in ("dev", "staging", "prod"):
-        for name in ("root.json", "network.json"):
-            assert (out / env / name).read_bytes() == (TEMPLATES / env / name).read_bytes()
+    committed = sorted(p.relative_to(TEMPLATES) for p in TEMPLATES.rglob("*.json"))
+    assert sorted(p.relative_to(out) for p in out.rglob("*.json")) == committed
+    for rel in committed:
+        assert (out / rel).read_bytes() == (TEMPLATES / rel).read_bytes(), rel
     # The summary: one row per template with resources, bytes and findings.
     row = next(
         line

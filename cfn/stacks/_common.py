@@ -19,5 +19,17 @@ def add_output(t: Template, name: str, value: object, description: str) -> Outpu
     return t.add_output(Output(name, Value=value, Description=description))
 
 
-def add_parameter(t: Template, name: str, description: str, **kwargs: object) -> Parameter:
-    return t.add_parameter(Parameter(name, Description=description, Type="String", **kwargs))
+def add_parameter(
+    t: Template, name: str, description: str, type_: str = "String", **kwargs: object
+) -> Parameter:
+    return t.add_parameter(Parameter(name, Description=description, Type=type_, **kwargs))
+
+
+def retain_policies(env) -> dict[str, str]:
+    """DeletionPolicy/UpdateReplacePolicy for stateful resources (logs, namespace) per config.
+
+    Retained: deleting or replacing the resource in the stack leaves the data in the account.
+    Delete: the stack owns it completely (short-lived environments).
+    """
+    policy = "Retain" if env.retain_stateful_resources else "Delete"
+    return {"DeletionPolicy": policy, "UpdateReplacePolicy": policy}

@@ -9,18 +9,20 @@ Each nested `TemplateURL` ends in the SHA-256 of that nested template's rendered
 URL of a part changes exactly when its template does: a change set then touches only the parts
 that changed (a new image tag touches one service's stack only).
 
-Outputs: the network's ids, passed on for people and tools that read the root stack.
+Outputs: the platform's URL, the cluster's name and the network's ids, passed on for people and
+tools that read the root stack.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from troposphere import GetAtt, Sub, Template, cloudformation
+from troposphere import GetAtt, Ref, Sub, Template, cloudformation
 
 from cfn import naming
-from cfn.config import Environment
+from cfn.config import Environment, Service
 from cfn.stacks._common import add_output, add_parameter, new_template
+from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 
 def nested_stack(
@@ -29,7 +31,7 @@ def nested_stack(
     logical_id: str,
     template_hash: str,
     parameters: Mapping[str, object] | None = None,
-    service=None,
+    service: Service | None = None,
 ) -> cloudformation.Stack:
     """Add a nested stack whose template lives in the artifacts bucket under its content hash."""
     file_name = naming.template_file(logical_id)
@@ -69,12 +71,49 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
         AllowedPattern=r"^[A-Za-z0-9._/-]+[A-Za-z0-9]$",
     )
 
+    def out(stack: cloudformation.Stack, name: str) -> GetAtt:
+        return GetAtt(stack, f"Outputs.{name}")
+
     network = nested_stack(t, env, naming.NETWORK, template_hashes[naming.NETWORK])
-    for name, description in (
-        ("VpcId", "ID of the environment's VPC"),
-        ("VpcCidr", "IPv4 CIDR block of the VPC"),
-        ("PublicSubnetIds", "Public subnet IDs"),
-        ("PrivateSubnetIds", "Private subnet IDs"),
+    edge = nested_stack(
+        t, env, naming.EDGE, template_hashes[naming.EDGE],
+        {"VpcId": out(network, "VpcId"), "VpcCidr": out(network, "VpcCidr"),
+         "PublicSubnetIds": out(network, "PublicSubnetIds")},
+    )  # fmt: skip
+    cluster = nested_stack(
+        t, env, naming.CLUSTER, template_hashes[naming.CLUSTER],
+        {"VpcId": out(network, "VpcId"), "VpcCidr": out(network, "VpcCidr")},
+    )  # fmt: skip
+    for service in env.services:
+        tag = add_parameter(
+            t, naming.image_tag_parameter(service),
+            f"Image tag of {service.name} (e.g. the git sha the CD pipeline pushed)",
+            AllowedPattern=IMAGE_TAG_PATTERN,
+            ConstraintDescription="an ECR image tag other than 'latest'",
+        )  # fmt: skip
+        logical_id = naming.service_stack_id(service)
+        nested_stack(
+            t, env, logical_id, template_hashes[logical_id],
+            {
+                "ImageTag": Ref(tag),
+                "ClusterName": out(cluster, "ClusterName"),
+                "VpcId": out(network, "VpcId"),
+                "PrivateSubnetIds": out(network, "PrivateSubnetIds"),
+                "ServiceSecurityGroupId": out(cluster, "ServiceSecurityGroupId"),
+                "LoadBalancerSecurityGroupId": out(edge, "LoadBalancerSecurityGroupId"),
+                "ListenerArn": out(edge, "ListenerArn"),
+                "NamespaceId": out(cluster, "NamespaceId"),
+            },
+            service=service,
+        )  # fmt: skip
+
+    for stack, name, description in (
+        (edge, "LoadBalancerUrl", "URL of the platform"),
+        (edge, "LoadBalancerDnsName", "DNS name of the load balancer"),
+        (cluster, "ClusterName", "Name of the ECS cluster"),
+        (network, "VpcId", "ID of the environment's VPC"),
+        (network, "PrivateSubnetIds", "Private subnet IDs"),
+        (network, "PublicSubnetIds", "Public subnet IDs"),
     ):
-        add_output(t, name, GetAtt(network, f"Outputs.{name}"), description)
+        add_output(t, name, out(stack, name), description)
     return t

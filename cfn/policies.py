@@ -1,0 +1,88 @@
+"""IAM trust policies and least-privilege statements, as awacs objects (never JSON strings).
+
+- `ecs_tasks_trust()`: ECS tasks may assume the role, only on behalf of this account's ECS
+  (the `aws:SourceAccount` condition stops the confused-deputy problem).
+- `read_secrets()`: `secretsmanager:GetSecretValue` on exactly the named secrets.
+- `task_permissions()`: what a service's own code is granted, from the config (empty by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from awacs import aws, secretsmanager, sts
+from troposphere import Sub
+
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+# AWS managed policy: pull from ECR, write to CloudWatch Logs. Partition-aware.
+TASK_EXECUTION_MANAGED_POLICY = Sub(
+    "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+)
+
+
+def ecs_tasks_trust() -> aws.PolicyDocument:
+    """Trust policy for roles ECS tasks assume (execution role and task role)."""
+    return aws.PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            aws.Statement(
+                Effect=aws.Allow,
+                Principal=aws.Principal("Service", [ECS_TASKS]),
+                Action=[sts.AssumeRole],
+                # Only ECS acting for this account may assume it (confused-deputy guard):
+                # https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html
+                Condition=aws.Condition(
+                    aws.StringEquals({"aws:SourceAccount": Sub("${AWS::AccountId}")})
+                ),
+            )
+        ],
+    )
+
+
+def secret_arn_pattern(secret_name: str) -> Sub:
+    """ARN of a Secrets Manager secret by name; `-??????` matches the suffix AWS appends."""
+    return Sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+        f"{secret_name}-??????"
+    )
+
+
+def secret_reference(secret_name: str) -> Sub:
+    """What a container's `Secrets[].ValueFrom` names: the secret's (partial) ARN.
+
+    The partial ARN (without the random suffix AWS appends) resolves to the secret by name, as
+    Secrets Manager's GetSecretValue accepts it (AWS Copilot references secrets the same way),
+    so the template never needs the suffix, and the value itself is never in the template.
+    """
+    return Sub(
+        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+        f"{secret_name}"
+    )
+
+
+def read_secrets(secret_names: Sequence[str]) -> aws.PolicyDocument:
+    return aws.PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            aws.Statement(
+                Sid="ReadOwnSecrets",
+                Effect=aws.Allow,
+                Action=[secretsmanager.GetSecretValue],
+                Resource=[secret_arn_pattern(n) for n in secret_names],
+            )
+        ],
+    )
+
+
+def task_permissions(actions: Sequence[str], resources: Sequence[str]) -> aws.PolicyDocument:
+    return aws.PolicyDocument(
+        Version="2012-10-17",
+        Statement=[
+            aws.Statement(
+                Sid="ApplicationAccess",
+                Effect=aws.Allow,
+                Action=[aws.Action(*a.split(":", 1)) for a in actions],
+                Resource=list(resources),
+            )
+        ],
+    )

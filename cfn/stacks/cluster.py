@@ -1,0 +1,87 @@
+"""Cluster template: what the services share.
+
+Builds the ECS cluster `<project>-<env>-cluster` with Container Insights (seed) and the FARGATE
+and FARGATE_SPOT capacity providers (the default strategy from config); the Cloud Map private DNS
+namespace (`insightxi.local`, seed) in the VPC; and the services' security group. Its egress is
+HTTPS to anywhere (ECR, Secrets Manager, CloudWatch Logs, the SportMonks API, through the NAT)
+and the service ports inside the VPC (service-to-service calls). Its ingress rules live in each
+service's stack (from the ALB and from this group, on that service's port only), so that
+adding a service does not touch this stack.
+
+Outputs: ClusterName, ClusterArn, NamespaceId, NamespaceArn, ServiceSecurityGroupId.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, Ref, Template, ec2, ecs, servicediscovery
+
+from cfn import naming
+from cfn.config import Environment
+from cfn.stacks._common import add_output, add_parameter, new_template, retain_policies
+
+
+def capacity_provider_strategy(env: Environment) -> list[dict[str, object]]:
+    """FARGATE always carries the base of one task; FARGATE_SPOT takes a share if config says."""
+    strategy: list[dict[str, object]] = [{"CapacityProvider": "FARGATE", "Base": 1, "Weight": 1}]
+    if env.fargate_spot_weight:
+        strategy.append({"CapacityProvider": "FARGATE_SPOT", "Weight": env.fargate_spot_weight})
+    return strategy
+
+
+def build(env: Environment) -> Template:
+    t = new_template(
+        env.name, "cluster (ECS cluster, Cloud Map namespace, services' security group)"
+    )
+    vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
+    vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
+
+    cluster = t.add_resource(
+        ecs.Cluster(
+            "Cluster",
+            ClusterName=naming.cluster(env),
+            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+            DefaultCapacityProviderStrategy=[
+                ecs.CapacityProviderStrategyItem(**item) for item in capacity_provider_strategy(env)
+            ],
+            Tags=naming.tags(env),
+        )
+    )
+    namespace = t.add_resource(
+        servicediscovery.PrivateDnsNamespace(
+            "Namespace",
+            Name=env.discovery_namespace,
+            Vpc=Ref(vpc_id),
+            Description=f"Service discovery for InsightXI {env.name}",
+            Tags=naming.tags(env),
+            **retain_policies(env),
+        )
+    )
+    egress = [
+        ec2.SecurityGroupRule(
+            IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+            Description="HTTPS to AWS APIs and external APIs",
+        )
+    ] + [
+        ec2.SecurityGroupRule(
+            IpProtocol="tcp", FromPort=s.port, ToPort=s.port, CidrIp=Ref(vpc_cidr),
+            Description=f"to {s.name}",
+        )
+        for s in env.services
+    ]  # fmt: skip
+    sg = t.add_resource(
+        ec2.SecurityGroup(
+            "ServiceSecurityGroup",
+            GroupDescription=f"{naming.prefix(env)} ECS tasks: from the ALB and each other only",
+            VpcId=Ref(vpc_id),
+            SecurityGroupEgress=egress,
+            Tags=naming.tags(env, name=f"{naming.prefix(env)}-services"),
+        )
+    )
+
+    add_output(t, "ClusterName", Ref(cluster), "Name of the ECS cluster")
+    add_output(t, "ClusterArn", GetAtt(cluster, "Arn"), "ARN of the ECS cluster")
+    add_output(t, "NamespaceId", GetAtt(namespace, "Id"), "ID of the Cloud Map namespace")
+    add_output(t, "NamespaceArn", GetAtt(namespace, "Arn"), "ARN of the Cloud Map namespace")
+    add_output(t, "ServiceSecurityGroupId", Ref(sg), "Security group of the services' tasks")
+    return t
