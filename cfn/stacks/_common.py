@@ -4,14 +4,25 @@ from __future__ import annotations
 
 from troposphere import Output, Parameter, Template
 
+from cfn.config import Environment
+
 # Every template says what it is and which environment it belongs to.
 TEMPLATE_FORMAT = "2010-09-09"
 
 
-def new_template(env_name: str, what: str) -> Template:
+def new_template(env: Environment, what: str) -> Template:
     t = Template()
     t.set_version(TEMPLATE_FORMAT)
-    t.set_description(f"InsightXI {env_name}: {what}")
+    t.set_description(f"InsightXI {env.name}: {what}")
+    # Read by the project's cfn-lint rule W9013 (stateful resources retained where asked).
+    t.set_metadata(
+        {
+            "InsightXI": {
+                "Environment": env.name,
+                "RetainStatefulResources": env.retain_stateful_resources,
+            }
+        }
+    )
     return t
 
 
@@ -25,7 +36,7 @@ def add_parameter(
     return t.add_parameter(Parameter(name, Description=description, Type=type_, **kwargs))
 
 
-def retain_policies(env) -> dict[str, str]:
+def retain_policies(env: Environment) -> dict[str, str]:
     """DeletionPolicy/UpdateReplacePolicy for stateful resources (logs, namespace) per config.
 
     Retained: deleting or replacing the resource in the stack leaves the data in the account.

@@ -29,9 +29,7 @@ def capacity_provider_strategy(env: Environment) -> list[dict[str, object]]:
 
 
 def build(env: Environment) -> Template:
-    t = new_template(
-        env.name, "cluster (ECS cluster, Cloud Map namespace, services' security group)"
-    )
+    t = new_template(env, "cluster (ECS cluster, Cloud Map namespace, services' security group)")
     vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
     vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
 

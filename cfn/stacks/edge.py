@@ -33,7 +33,7 @@ def _not_found() -> elb.Action:
 
 
 def build(env: Environment) -> Template:
-    t = new_template(env.name, "edge (Application Load Balancer, listeners)")
+    t = new_template(env, "edge (Application Load Balancer, listeners)")
     vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
     vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
     subnets = add_parameter(

@@ -20,7 +20,7 @@ from cfn.stacks._common import add_output, new_template
 
 
 def build(env: Environment) -> Template:
-    t = new_template(env.name, "network (VPC, subnets, internet and NAT gateways, routes)")
+    t = new_template(env, "network (VPC, subnets, internet and NAT gateways, routes)")
     p = naming.prefix(env)
 
     vpc = t.add_resource(

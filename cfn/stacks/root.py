@@ -55,7 +55,7 @@ def nested_stack(
 
 def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
     """`template_hashes` maps each nested stack's logical id to its template's SHA-256."""
-    t = new_template(env.name, f"root stack {naming.root_stack(env)}, nesting every part")
+    t = new_template(env, f"root stack {naming.root_stack(env)}, nesting every part")
     add_parameter(
         t,
         naming.ARTIFACTS_BUCKET_PARAMETER,

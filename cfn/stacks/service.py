@@ -48,7 +48,7 @@ def container_environment(env: Environment, service: Service) -> dict[str, str]:
 
 def build(env: Environment, service: Service) -> Template:
     size = env.sizing_of(service)
-    t = new_template(env.name, f"service {service.name} (Fargate, ALB target, discovery, scaling)")
+    t = new_template(env, f"service {service.name} (Fargate, ALB target, discovery, scaling)")
 
     add_parameter(
         t, "ImageTag", f"Tag of the {service.repository} image to run (a git sha; never latest)",

@@ -1,0 +1,48 @@
+"""E9009: physical names must fit AWS's limits (where the template alone gives the name)."""
+
+from __future__ import annotations
+
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+from cfn.rules._resolve import resolve, resources
+
+# resource type -> (name property, maximum length, what it is)
+LIMITS = {
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("Name", 32, "load balancer"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": ("Name", 32, "target group"),
+    "AWS::IAM::Role": ("RoleName", 64, "IAM role"),
+    "AWS::Logs::LogGroup": ("LogGroupName", 512, "log group"),
+    "AWS::ECS::Cluster": ("ClusterName", 255, "ECS cluster"),
+    "AWS::ECS::Service": ("ServiceName", 255, "ECS service"),
+}
+
+
+class PhysicalNameLength(CloudFormationLintRule):
+    id = "E9009"
+    shortdesc = "Physical names within AWS's length limits"
+    description = (
+        "A name longer than AWS allows (load balancer and target group 32 characters, IAM role "
+        "64, log group 512, ECS cluster and service 255) fails only at deploy time, half-way "
+        "through a stack update. Names built with Ref/Fn::Sub from parameter defaults are "
+        "checked too."
+    )
+    source_url = "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html"
+    tags = ["resources", "limits", "naming"]
+
+    def match(self, cfn):
+        matches = []
+        for rtype, (prop, limit, what) in LIMITS.items():
+            for name, props in resources(cfn.template, rtype):
+                if prop not in props:
+                    continue
+                value = resolve(cfn.template, props[prop])
+                if value is not None and len(value) > limit:
+                    matches.append(
+                        RuleMatch(
+                            ["Resources", name, "Properties", prop],
+                            (
+                                f"{what} name {value!r} is {len(value)} characters; AWS allows {limit}"
+                            ),
+                        )
+                    )
+        return matches
