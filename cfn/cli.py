@@ -118,6 +118,19 @@ def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
     show_default=True,
     help="Format of the summary on stdout.",
 )
+@click.option(
+    "--lint-format",
+    type=click.Choice(["text", "json", "sarif", "junit", "parseable"]),
+    default=None,
+    help="Write the lint findings in this cfn-lint format (for CI systems), to stdout or "
+    "--lint-out; the summary then goes to stderr.",
+)
+@click.option(
+    "--lint-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="File for --lint-format's output (written even when there are no findings).",
+)
 @handle_errors
 def build_templates(
     envs: tuple[str, ...],
@@ -126,6 +139,8 @@ def build_templates(
     config_path: Path | None,
     out_dir: Path | None,
     output_format: str,
+    lint_format: str | None,
+    lint_out: Path | None,
 ) -> None:
     """Render every environment's CloudFormation templates into templates/<env>/ and validate
     them with cfn-lint and the project's own rules.
@@ -135,6 +150,14 @@ def build_templates(
     """
     from cfn import build, render
 
+    if lint_out and not lint_format:
+        lint_format = "text"
+    if lint_format and no_lint:
+        raise click.UsageError("--lint-format and --lint-out need linting; drop --no-lint")
+    if lint_format and not lint_out and output_format == "json":
+        raise click.UsageError(
+            "--output json and --lint-format both write to stdout; add --lint-out"
+        )
     started = time.perf_counter()
     platform = config_mod.load(config_path)
     names = _select_envs(platform, envs)
@@ -164,6 +187,17 @@ def build_templates(
         for r in rendered
     ]
     ok = not findings and not differences
+    # The summary goes to stderr when stdout carries the findings in a CI format.
+    summary_to_stderr = bool(lint_format and not lint_out)
+    if lint_format:
+        from cfn import lint
+
+        formatted = lint.format_findings(findings, lint_format)
+        if lint_out:
+            _write_file(lint_out, formatted + ("\n" if formatted else ""))
+            err(f"lint findings ({lint_format}) written to {lint_out}")
+        else:
+            click.echo(formatted)
     if output_format == "json":
         click.echo(
             json.dumps(
@@ -199,11 +233,14 @@ def build_templates(
             )
         )
     else:
-        click.echo(_table(rows, ("template", "resources", "bytes", "findings")))
-        for f in findings:
-            click.echo(str(f))
+        click.echo(
+            _table(rows, ("template", "resources", "bytes", "findings")), err=summary_to_stderr
+        )
+        if not lint_format:
+            for f in findings:
+                click.echo(str(f))
         for d in differences:
-            click.echo(f"{label}/{d}")
+            click.echo(f"{label}/{d}", err=summary_to_stderr)
     elapsed = time.perf_counter() - started
     if differences:
         err(
@@ -214,6 +251,22 @@ def build_templates(
         err(f"{len(findings)} lint finding(s)")
     err(f"{len(rendered)} template(s), {len(names)} environment(s), {elapsed:.2f} s")
     sys.exit(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+def _write_file(path: Path, text: str) -> None:
+    """Write via a temporary file and rename: readers never see half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 def _path_label(out: Path) -> str:

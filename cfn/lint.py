@@ -7,8 +7,9 @@ than linting a template). cfn-lint is imported only when linting is asked for, s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +30,8 @@ class Finding:
     column: int
     rule_id: str
     message: str
+    # cfn-lint's own Match, for its formatters (SARIF, JUnit, ...).
+    match: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @property
     def level(self) -> str:
@@ -61,9 +64,7 @@ def lint_text(path: str, text: str, region: str) -> list[Any]:
 
     template, matches = decode_str(text)
     if matches:
-        for m in matches:
-            m.filename = path
-        return list(matches)
+        return [dataclasses.replace(m, filename=path) for m in matches]
     return list(_run_template(path, template, _config(region), _rules()))
 
 
@@ -74,6 +75,7 @@ def to_finding(match: Any) -> Finding:
         column=match.columnnumber,
         rule_id=match.rule.id,
         message=match.message,
+        match=match,
     )
 
 
@@ -83,3 +85,21 @@ def lint(templates: Sequence[RenderedTemplate], base: str = "templates") -> list
     for t in templates:
         findings += [to_finding(m) for m in lint_text(f"{base}/{t.path}", t.text, t.region)]
     return sorted(findings)
+
+
+FORMATS = ("text", "json", "sarif", "junit", "parseable")
+
+
+def format_findings(findings: Sequence[Finding], fmt: str) -> str:
+    """The findings in one of cfn-lint's own output formats."""
+    import cfnlint.formatters as formatters
+
+    formatter = {
+        "text": formatters.Formatter,
+        "json": formatters.JsonFormatter,
+        "sarif": formatters.SARIFFormatter,
+        "junit": formatters.JUnitFormatter,
+        "parseable": formatters.ParseableFormatter,
+    }[fmt]()
+    matches = [f.match for f in findings]
+    return formatter.print_matches(matches, _rules(), _config("us-east-1")) or ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -161,3 +162,67 @@ def test_failed_write_leaves_the_tree_as_it_was(monkeypatch, tmp_path):
         build.write(render.render(config.load(), ["dev"]), out)
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
+
+
+@pytest.fixture
+def log_group_without_retention(monkeypatch):
+    """Make the dev network template carry a log group without retention (E9003)."""
+    from troposphere import logs
+
+    from cfn import render
+    from cfn.stacks import network
+
+    real_build = network.build
+
+    def broken(env):
+        t = real_build(env)
+        t.add_resource(logs.LogGroup("Forever"))
+        return t
+
+    monkeypatch.setattr(render.network, "build", broken)
+
+
+def test_lint_findings_as_sarif_file_from_cfn_lint(log_group_without_retention, tmp_path):
+    from click.testing import CliRunner
+
+    from cfn import cli
+
+    sarif = tmp_path / "lint.sarif"
+    args = [
+        "--env",
+        "dev",
+        "--out",
+        str(tmp_path / "t"),
+        "--lint-format",
+        "sarif",
+        "--lint-out",
+        str(sarif),
+    ]
+    result = CliRunner().invoke(cli.build_templates, args)
+    assert result.exit_code == 1, result.output
+    doc = json.loads(sarif.read_text())
+    (run,) = doc["runs"]
+    assert run["tool"]["driver"]["name"] == "cfn-lint"
+    (res,) = run["results"]
+    assert res["ruleId"] == "E9003"
+    location = res["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("dev/network.json")
+    assert location["region"]["startLine"] > 1
+
+
+def test_lint_findings_parseable_on_stdout_summary_on_stderr(log_group_without_retention, tmp_path):
+    from click.testing import CliRunner
+
+    from cfn import cli
+
+    args = ["--env", "dev", "--out", str(tmp_path / "t"), "--lint-format", "parseable"]
+    result = CliRunner().invoke(cli.build_templates, args)
+    assert result.exit_code == 1
+    (line,) = result.stdout.strip().splitlines()
+    assert re.match(r".*dev/network\.json:\d+:\d+:\d+:\d+:E9003:Log group Forever", line), line
+    assert "resources" in result.stderr  # the summary table
+
+
+def test_lint_format_with_no_lint_is_a_usage_error():
+    r = run("--no-lint", "--lint-format", "sarif", "--check")
+    assert r.returncode == 2 and "drop --no-lint" in r.stderr
