@@ -59,7 +59,8 @@ def build(env: Environment) -> Template:
     for i, (public_cidr, private_cidr) in enumerate(
         zip(env.public_subnets, env.private_subnets, strict=True)
     ):
-        az = Select(i, GetAZs(Ref("AWS::Region")))
+        # "" is the stack's own region (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/intrinsic-function-reference-getavailabilityzones.html).
+        az = Select(i, GetAZs(""))
         n = i + 1
         public = t.add_resource(
             ec2.Subnet(

@@ -1,0 +1,164 @@
+"""A local AWS for the deploy tests: moto's server on 127.0.0.1, taught the CloudFormation
+behaviour our stacks need and moto lacks (see ../shared/notes/moto.md).
+
+The server runs in this process (`ThreadedMotoServer`), so the patches below apply to it; the
+code under test talks to it over HTTP with real boto3 clients, exactly as it would to AWS.
+
+What the patches add, each the way AWS behaves:
+- `Fn::GetAtt Nested.Outputs.Name` on a nested stack (the root wires parts with it);
+- resources moto's CloudFormation does not register (Cloud Map namespace and service,
+  Application Auto Scaling target and policy): created as opaque resources with an id and an
+  ARN, so that `Ref` and `GetAtt` to them resolve;
+- executing a change set publishes the stack's outputs and remembers its parameters, as
+  `create_stack` already does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from moto.cloudformation import models as cfn_models
+from moto.cloudformation import parsing
+from moto.core.common_models import CloudFormationModel
+from moto.server import ThreadedMotoServer
+
+_patched = False
+
+
+def _stack_get_cfn_attribute(self: cfn_models.Stack, attribute: str) -> Any:
+    if attribute.startswith("Outputs."):
+        key = attribute.removeprefix("Outputs.")
+        for output in self.outputs or []:
+            if output["OutputKey"] == key:
+                return output["OutputValue"]
+        raise cfn_models.ValidationError(message=f"Output {key} not found in stack {self.name}")
+    raise NotImplementedError(attribute)
+
+
+class _OpaqueResource:
+    """A resource moto cannot model: it exists, has an id and an ARN, and does nothing.
+
+    A mixin: moto finds models among CloudFormationModel's *direct* subclasses.
+    """
+
+    TYPE = ""
+    SERVICE = ""
+
+    def __init__(self, logical_id: str, account_id: str, region: str) -> None:
+        self.id = f"{self.SERVICE}-{uuid.uuid4().hex[:17]}"
+        self.arn = f"arn:aws:{self.SERVICE}:{region}:{account_id}:{logical_id.lower()}/{self.id}"
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id", "Arn", "Name")
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.id
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Id": self.id, "Arn": self.arn, "Name": self.id}[attribute_name]
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        **kwargs: Any,
+    ) -> _OpaqueResource:  # fmt: skip
+        return cls(resource_name, account_id, region_name)
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[override]
+        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
+        account_id: str, region_name: str,
+    ) -> _OpaqueResource:  # fmt: skip
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        return None
+
+
+def _opaque(type_: str, service: str) -> type[_OpaqueResource]:
+    name = "Harness" + type_.replace("::", "")
+    return type(name, (_OpaqueResource, CloudFormationModel), {"TYPE": type_, "SERVICE": service})
+
+
+OPAQUE_TYPES = [
+    _opaque("AWS::ServiceDiscovery::PrivateDnsNamespace", "servicediscovery"),
+    _opaque("AWS::ServiceDiscovery::Service", "servicediscovery"),
+    _opaque("AWS::ApplicationAutoScaling::ScalableTarget", "application-autoscaling"),
+    _opaque("AWS::ApplicationAutoScaling::ScalingPolicy", "application-autoscaling"),
+]
+
+
+def patch_moto() -> None:
+    """Apply the patches once per process."""
+    global _patched
+    if _patched:
+        return
+    cfn_models.Stack.get_cfn_attribute = _stack_get_cfn_attribute  # type: ignore[attr-defined]
+    # moto builds its type -> model map from CloudFormationModel's subclasses, cached.
+    for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
+        getattr(parsing, cached).cache_clear()
+    parsing.MODEL_MAP = parsing.get_model_map()
+    parsing.NAME_TYPE_MAP = parsing.get_name_type_map()
+
+    original_execute = cfn_models.CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        original_execute(self, change_set_name, stack_name)
+        change_set = self.describe_change_set(change_set_name)
+        stack = self.stacks[change_set.stack_id]
+        stack.parameters = dict(change_set.parameters)
+        stack.template_dict = change_set.template_dict
+        stack.output_map = stack._create_output_map()
+
+    cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
+    _patched = True
+
+
+class LocalAws:
+    """The running server: its endpoint, and helpers to reset it between tests."""
+
+    def __init__(self, server: ThreadedMotoServer) -> None:
+        self.server = server
+        host, port = server.get_host_and_port()
+        # "localhost", not "127.0.0.1": moto reads a path-style URL's first label as the bucket.
+        self.endpoint = f"http://localhost:{port}"
+
+    def reset(self) -> None:
+        req = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            json.loads(resp.read() or b"{}")
+
+    def backend(self, service: str, account: str = "123456789012", region: str = "eu-west-1") -> Any:
+        """moto's in-process backend (to force states moto never reaches on its own)."""
+        from moto.backends import get_backend
+
+        return get_backend(service)[account][region]
+
+
+@contextlib.contextmanager
+def local_aws() -> Iterator[LocalAws]:
+    patch_moto()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        yield LocalAws(server)
+    finally:
+        server.stop()
