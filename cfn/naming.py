@@ -31,6 +31,7 @@ LIMITS = {
     "task definition family": 255,
     "log group": 512,
     "secret": 512,
+    "S3 bucket": 63,
 }
 # CloudFormation names a nested stack "<root>-<LogicalId>-<12 or 13 random characters>".
 _NESTED_SUFFIX = 14
@@ -75,6 +76,14 @@ def template_file(logical_id: str) -> str:
             out.append("-")
         out.append(ch.lower())
     return "".join(out) + ".json"
+
+
+def artifacts_bucket(env: Environment) -> str:
+    """The artifacts bucket's name, as a `Fn::Sub` string (unique per account and region)."""
+    return f"{prefix(env)}-artifacts-${{AWS::AccountId}}-${{AWS::Region}}"
+
+
+BOOTSTRAP_TEMPLATE = "bootstrap.json"
 
 
 def artifacts_prefix(env: Environment) -> str:
@@ -183,6 +192,14 @@ def physical_names(env: Environment) -> list[tuple[str, str, str]]:
             f"{where}, nested stack {longest_nested}",
         ),
         ("ECS cluster", cluster(env), where),
+        # The longest an account id (12 digits) and the region can make it.
+        (
+            "S3 bucket",
+            artifacts_bucket(env)
+            .replace("${AWS::AccountId}", "1" * 12)
+            .replace("${AWS::Region}", env.region),
+            where,
+        ),
         ("load balancer", load_balancer(env), where),
     ]
     for s in env.services:

@@ -16,7 +16,7 @@ from troposphere import Template
 
 from cfn import naming
 from cfn.config import Environment, Platform
-from cfn.stacks import cluster, edge, network, root, service
+from cfn.stacks import bootstrap, cluster, edge, network, root, service
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]
 
 
 def render_env(env: Environment) -> list[RenderedTemplate]:
-    """The environment's nested templates (in nesting order), then its root template."""
+    """The environment's nested templates (in nesting order), its root, then its bootstrap."""
     out: list[RenderedTemplate] = []
     hashes: dict[str, str] = {}
     for logical_id, builder in nested_builders(env):
@@ -74,6 +74,12 @@ def render_env(env: Environment) -> list[RenderedTemplate]:
     out.append(
         RenderedTemplate(
             env.name, naming.ROOT_TEMPLATE, to_text(root.build(env, hashes)), env.region
+        )
+    )
+    # Deployed on its own (`bin/deploy bootstrap`), before the bucket the others need exists.
+    out.append(
+        RenderedTemplate(
+            env.name, naming.BOOTSTRAP_TEMPLATE, to_text(bootstrap.build(env)), env.region
         )
     )
     return out

@@ -137,7 +137,7 @@ class LocalAws:
 
     def __init__(self, server: ThreadedMotoServer) -> None:
         self.server = server
-        host, port = server.get_host_and_port()
+        _host, port = server.get_host_and_port()
         # "localhost", not "127.0.0.1": moto reads a path-style URL's first label as the bucket.
         self.endpoint = f"http://localhost:{port}"
 
@@ -146,7 +146,9 @@ class LocalAws:
         with urllib.request.urlopen(req, timeout=10) as resp:
             json.loads(resp.read() or b"{}")
 
-    def backend(self, service: str, account: str = "123456789012", region: str = "eu-west-1") -> Any:
+    def backend(
+        self, service: str, account: str = "123456789012", region: str = "eu-west-1"
+    ) -> Any:
         """moto's in-process backend (to force states moto never reaches on its own)."""
         from moto.backends import get_backend
 

@@ -1,0 +1,90 @@
+"""Bootstrap template (stack `<project>-<env>-bootstrap`): the artifacts bucket.
+
+Builds the S3 bucket that holds the environment's templates (`bin/deploy plan` uploads them
+there under content-addressed keys): versioned, encrypted at rest, every kind of public access
+blocked, objects owned by the bucket owner (no ACLs), a bucket policy that denies any request not
+made over TLS, and a lifecycle rule that expires old versions and abandoned uploads. The bucket
+is retained when the stack is deleted: it is the deploy history.
+
+Outputs: ArtifactsBucketName.
+"""
+
+from __future__ import annotations
+
+from awacs import aws
+from awacs import s3 as s3_actions
+from troposphere import GetAtt, Ref, Sub, Template, s3
+
+from cfn import naming
+from cfn.config import Environment
+from cfn.stacks._common import add_output, new_template
+
+OLD_VERSIONS_DAYS = 90
+
+
+def build(env: Environment) -> Template:
+    t = new_template(env, f"bootstrap stack {naming.bootstrap_stack(env)}: the artifacts bucket")
+    bucket = t.add_resource(
+        s3.Bucket(
+            "ArtifactsBucket",
+            BucketName=Sub(naming.artifacts_bucket(env)),
+            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+            BucketEncryption=s3.BucketEncryption(
+                ServerSideEncryptionConfiguration=[
+                    s3.ServerSideEncryptionRule(
+                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                            SSEAlgorithm="AES256"
+                        )
+                    )
+                ]
+            ),
+            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+                BlockPublicAcls=True,
+                BlockPublicPolicy=True,
+                IgnorePublicAcls=True,
+                RestrictPublicBuckets=True,
+            ),
+            OwnershipControls=s3.OwnershipControls(
+                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+            ),
+            LifecycleConfiguration=s3.LifecycleConfiguration(
+                Rules=[
+                    s3.LifecycleRule(
+                        Id="expire-old-versions",
+                        Status="Enabled",
+                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                            NoncurrentDays=OLD_VERSIONS_DAYS
+                        ),
+                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                            DaysAfterInitiation=7
+                        ),
+                    )
+                ]
+            ),
+            Tags=naming.tags(env),
+            DeletionPolicy="Retain",
+            UpdateReplacePolicy="Retain",
+        )
+    )
+    t.add_resource(
+        s3.BucketPolicy(
+            "ArtifactsBucketPolicy",
+            Bucket=Ref(bucket),
+            PolicyDocument=aws.PolicyDocument(
+                Version="2012-10-17",
+                Statement=[
+                    aws.Statement(
+                        Sid="DenyInsecureTransport",
+                        Effect=aws.Deny,
+                        Principal=aws.Principal("*"),
+                        # A Deny on every S3 action: nothing may reach the bucket without TLS.
+                        Action=[s3_actions.Action("*")],
+                        Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactsBucket.Arn}/*")],
+                        Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
+                    )
+                ],
+            ),
+        )
+    )
+    add_output(t, "ArtifactsBucketName", Ref(bucket), "Bucket holding the nested templates")
+    return t
