@@ -10,7 +10,9 @@ What the patches add, each the way AWS behaves:
   Application Auto Scaling target and policy): created as opaque resources with an id and an
   ARN, so that `Ref` and `GetAtt` to them resolve;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
-  `create_stack` already does.
+  `create_stack` already does;
+- a change set lists a nested stack as modified when only the parameters passed to it change
+  (a new image tag), as AWS does; moto compares template text only.
 """
 
 from __future__ import annotations
@@ -129,7 +131,39 @@ def patch_moto() -> None:
         stack.output_map = stack._create_output_map()
 
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
+
+    original_diff = cfn_models.ChangeSet.diff
+
+    def diff(self: Any) -> list[Any]:
+        changes = original_diff(self)
+        if self.change_set_type != "UPDATE":
+            return changes
+        listed = {c.logical_resource_id for c in changes}
+        old_template = self.stack.template_dict or {}
+        old_params = dict(self.stack.parameters or {})
+        for logical_id, res in (self.template_dict.get("Resources") or {}).items():
+            if res.get("Type") != "AWS::CloudFormation::Stack" or logical_id in listed:
+                continue
+            before = (old_template.get("Resources") or {}).get(logical_id)
+            if before is None:
+                continue
+            if _resolve_refs(before, old_params) != _resolve_refs(res, self.parameters):
+                changes.append(cfn_models.Change("Modify", logical_id, res["Type"]))
+        return changes
+
+    cfn_models.ChangeSet.diff = diff
     _patched = True
+
+
+def _resolve_refs(node: Any, parameters: dict[str, Any]) -> Any:
+    """The JSON with every `Ref` to a parameter replaced by the parameter's value."""
+    if isinstance(node, dict):
+        if set(node) == {"Ref"} and node["Ref"] in parameters:
+            return parameters[node["Ref"]]
+        return {k: _resolve_refs(v, parameters) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_refs(v, parameters) for v in node]
+    return node
 
 
 class LocalAws:
@@ -164,3 +198,36 @@ def local_aws() -> Iterator[LocalAws]:
         yield LocalAws(server)
     finally:
         server.stop()
+
+
+def main() -> None:
+    """`bin/local-aws`: serve the patched emulator until Ctrl-C."""
+    import argparse
+    import logging
+    import signal
+    import threading
+    import warnings
+
+    parser = argparse.ArgumentParser(
+        description="A local AWS (moto) with the CloudFormation behaviour this project needs."
+    )
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    patch_moto()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    server.start()
+    print(f"local AWS on http://localhost:{args.port} (Ctrl-C stops it)", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""`bootstrap`: create or update the environment's artifacts-bucket stack.
+
+It goes through a change set like everything else, executed at once (it holds one bucket and its
+policy, nothing a service depends on at run time); a second run finds no changes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from cfn import naming
+from cfn.config import Environment
+from cfn.deploy import changesets
+from cfn.deploy.errors import DeployError
+from cfn.render import to_text
+from cfn.stacks import bootstrap as bootstrap_template
+
+BUCKET_OUTPUT = "ArtifactsBucketName"
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    stack: str
+    bucket: str
+    changed: bool
+    status: str
+
+
+def run(
+    cfn: Any,
+    env: Environment,
+    *,
+    on_event: Callable[[changesets.Event], None] = lambda e: None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> BootstrapResult:
+    stack = naming.bootstrap_stack(env)
+    state = changesets.stack_state(cfn, stack)
+    changesets.check_can_change(state, cfn.meta.region_name)
+    body = to_text(bootstrap_template.build(env))
+    name = f"{stack}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
+    try:
+        created = changesets.create_change_set(
+            cfn,
+            stack=stack,
+            name=name,
+            change_set_type=state.change_set_type,
+            template_body=body,
+            tags=naming.tag_dict(env),
+            description="artifacts bucket",
+            sleep=sleep,
+        )
+    except changesets.NoChanges:
+        state = changesets.stack_state(cfn, stack)
+        return BootstrapResult(stack, _bucket(state), changed=False, status=state.status or "")
+    seen = changesets.event_ids(cfn, created["StackId"])
+    cfn.execute_change_set(ChangeSetName=created["ChangeSetId"])
+    status = changesets.follow(
+        cfn, created["StackId"], since_event_ids=seen, on_event=on_event, sleep=sleep
+    )
+    return BootstrapResult(stack, _bucket(changesets.stack_state(cfn, stack)), True, status)
+
+
+def _bucket(state: changesets.StackState) -> str:
+    return state.outputs.get(BUCKET_OUTPUT, "")
+
+
+def artifacts_bucket(cfn: Any, env: Environment) -> str:
+    """The bucket `bootstrap` made; a clear error when it has not run."""
+    state = changesets.stack_state(cfn, naming.bootstrap_stack(env))
+    bucket = _bucket(state)
+    if not state.exists or not bucket:
+        raise DeployError(
+            f"no artifacts bucket for {env.name}: stack {naming.bootstrap_stack(env)} "
+            f"{'has no ' + BUCKET_OUTPUT + ' output' if state.exists else 'does not exist'}",
+            f"run: bin/deploy bootstrap --env {env.name}",
+        )
+    return bucket

@@ -1,0 +1,324 @@
+"""CloudFormation mechanics: a stack's state, change sets (create, wait, describe with nested
+ones, delete), and following a stack's events until it settles.
+
+"No changes" is a normal outcome (`NoChanges`), in both forms AWS and emulators use: a FAILED
+change set whose reason says so, or a `ValidationError: No updates are to be performed.` from
+`create_change_set` itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from cfn.deploy.aws import error_code
+from cfn.deploy.errors import ChangeSetFailed, DeployError, DeploymentFailed, StackStateError
+
+# Polling: quick at first, then every 5 s; a change set or a deployment is given up after these.
+POLL_DELAYS = (1, 1, 2, 3, 5)
+CHANGE_SET_TIMEOUT = 15 * 60
+DEPLOY_TIMEOUT = 3 * 60 * 60
+
+_NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
+_MUST_DELETE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"}
+_CREATE_AGAIN = {"REVIEW_IN_PROGRESS"}
+_BROKEN = {"DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_FAILED", "UPDATE_FAILED"}
+
+
+class NoChanges(Exception):
+    """The change set would change nothing."""
+
+
+@dataclass(frozen=True)
+class StackState:
+    name: str
+    exists: bool
+    status: str | None = None
+    stack_id: str | None = None
+    last_updated: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def change_set_type(self) -> str:
+        return "UPDATE" if self.exists and self.status not in _CREATE_AGAIN else "CREATE"
+
+
+def stack_state(cfn: Any, name: str) -> StackState:
+    try:
+        stacks = cfn.describe_stacks(StackName=name)["Stacks"]
+    except Exception as exc:
+        if error_code(exc) == "ValidationError" and "does not exist" in str(exc):
+            return StackState(name, exists=False)
+        raise
+    s = stacks[0]
+    return StackState(
+        name=name,
+        exists=True,
+        status=s["StackStatus"],
+        stack_id=s["StackId"],
+        last_updated=str(s.get("LastUpdatedTime") or s.get("CreationTime")),
+        parameters={
+            p["ParameterKey"]: p.get("ParameterValue", "") for p in s.get("Parameters", [])
+        },
+        outputs={o["OutputKey"]: o.get("OutputValue", "") for o in s.get("Outputs", [])},
+    )
+
+
+def check_can_change(state: StackState, region: str) -> None:
+    """Refuse, with what to do, when the stack cannot take a change set now."""
+    if not state.exists or state.status in _CREATE_AGAIN:
+        return
+    status = state.status or ""
+    if status in _MUST_DELETE:
+        raise StackStateError(
+            f"stack {state.name} is in {status}: its creation failed and CloudFormation cannot "
+            "update it; it must be deleted first",
+            "look at its events in the console, then delete it: aws cloudformation "
+            f"delete-stack --region {region} --stack-name {state.name}",
+        )
+    if status.endswith("_IN_PROGRESS"):
+        raise StackStateError(
+            f"stack {state.name} is busy ({status}): wait until it finishes",
+            "check again with bin/deploy status",
+        )
+    if status in _BROKEN or status.endswith("_FAILED"):
+        raise StackStateError(
+            f"stack {state.name} is in {status} and cannot take a change set",
+            "resolve it in the CloudFormation console (e.g. continue update rollback), then plan "
+            "again",
+        )
+
+
+def _poll(
+    fetch: Callable[[], Any],
+    done: Callable[[Any], bool],
+    timeout: float,
+    what: str,
+    sleep: Callable[[float], None],
+) -> Any:
+    """Call `fetch` until `done`, sleeping with bounded backoff; raise after `timeout` seconds."""
+    started = time.monotonic()
+    delays = iter(POLL_DELAYS)
+    while True:
+        value = fetch()
+        if done(value):
+            return value
+        if time.monotonic() - started > timeout:
+            raise DeployError(f"gave up waiting for {what} after {int(timeout)} s")
+        sleep(next(delays, POLL_DELAYS[-1]))
+
+
+def create_change_set(
+    cfn: Any,
+    *,
+    stack: str,
+    name: str,
+    change_set_type: str,
+    tags: dict[str, str],
+    description: str,
+    template_url: str | None = None,
+    template_body: str | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    capabilities: Iterable[str] = (),
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Create the change set (nested stacks included) and wait for it; return its description.
+
+    Raises NoChanges (after deleting the empty change set) or ChangeSetFailed.
+    """
+    source = {"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}
+    try:
+        created = cfn.create_change_set(
+            StackName=stack,
+            ChangeSetName=name,
+            ChangeSetType=change_set_type,
+            Parameters=parameters or [],
+            Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            Capabilities=list(capabilities),
+            IncludeNestedStacks=True,
+            Description=description[:1024],
+            **source,
+        )
+    except Exception as exc:
+        if error_code(exc) == "ValidationError" and any(s in str(exc) for s in _NO_CHANGES):
+            raise NoChanges() from None
+        raise
+    change_set_id = created["Id"]
+    desc = _poll(
+        lambda: cfn.describe_change_set(ChangeSetName=change_set_id),
+        lambda d: d["Status"] in ("CREATE_COMPLETE", "FAILED"),
+        CHANGE_SET_TIMEOUT,
+        f"change set {name}",
+        sleep,
+    )
+    if desc["Status"] == "FAILED":
+        reason = desc.get("StatusReason") or "no reason given"
+        if any(s in reason for s in _NO_CHANGES):
+            cfn.delete_change_set(ChangeSetName=change_set_id)
+            raise NoChanges()
+        raise ChangeSetFailed(
+            f"change set {name} failed: {reason}",
+            f"it was kept for inspection; delete it with: aws cloudformation delete-change-set "
+            f"--change-set-name '{change_set_id}'",
+        )
+    if not desc.get("Changes"):
+        # AWS fails an empty change set (handled above); an emulator may complete it instead.
+        cfn.delete_change_set(ChangeSetName=change_set_id)
+        raise NoChanges()
+    return desc
+
+
+def describe_all(cfn: Any, change_set_id: str) -> dict[str, Any]:
+    """The change set with every page of changes, property values included."""
+    pages: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"ChangeSetName": change_set_id, "IncludePropertyValues": True}
+        if token:
+            kwargs["NextToken"] = token
+        page = cfn.describe_change_set(**kwargs)
+        pages.append(page)
+        token = page.get("NextToken")
+        if not token:
+            break
+    first = dict(pages[0])
+    first["Changes"] = [c for p in pages for c in p.get("Changes", [])]
+    first.pop("NextToken", None)
+    return first
+
+
+@dataclass
+class DescribedChangeSet:
+    """A change set and, under the logical id of each nested stack, its nested change set."""
+
+    stack_path: str
+    description: dict[str, Any]
+    nested: list[DescribedChangeSet] = field(default_factory=list)
+
+    def walk(self) -> Iterator[DescribedChangeSet]:
+        yield self
+        for n in self.nested:
+            yield from n.walk()
+
+
+def describe_tree(cfn: Any, change_set_id: str, stack_path: str = "") -> DescribedChangeSet:
+    desc = describe_all(cfn, change_set_id)
+    node = DescribedChangeSet(stack_path, desc)
+    for change in desc["Changes"]:
+        rc = change.get("ResourceChange", {})
+        nested_id = rc.get("ChangeSetId")
+        if rc.get("ResourceType") == "AWS::CloudFormation::Stack" and nested_id:
+            path = (
+                f"{stack_path}/{rc['LogicalResourceId']}" if stack_path else rc["LogicalResourceId"]
+            )
+            node.nested.append(describe_tree(cfn, nested_id, path))
+    return node
+
+
+# -- following a deployment --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    stack_name: str
+    logical_id: str
+    resource_type: str
+    status: str
+    reason: str
+    timestamp: str
+
+    def line(self) -> str:
+        text = (
+            f"{self.timestamp[11:19]}  {self.status:<28} {self.resource_type:<42} {self.logical_id}"
+        )
+        return text + (f"  ({self.reason})" if self.reason else "")
+
+
+def _events(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
+    """All events of a stack, newest first (one paginated listing)."""
+    out: list[dict[str, Any]] = []
+    token = None
+    while True:
+        kwargs = {"StackName": stack_id}
+        if token:
+            kwargs["NextToken"] = token
+        page = cfn.describe_stack_events(**kwargs)
+        out.extend(page.get("StackEvents", []))
+        token = page.get("NextToken")
+        if not token:
+            return out
+
+
+def _final(status: str) -> bool:
+    return not status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+
+
+def _succeeded(status: str) -> bool:
+    return status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
+
+
+def follow(
+    cfn: Any,
+    stack_id: str,
+    *,
+    since_event_ids: set[str],
+    on_event: Callable[[Event], None],
+    sleep: Callable[[float], None] = time.sleep,
+    timeout: float = DEPLOY_TIMEOUT,
+) -> str:
+    """Report every new event of the stack and its nested stacks until the root settles.
+
+    Returns the final status on success; raises DeploymentFailed with each failed resource and
+    its reason otherwise. `since_event_ids` are events already seen (from before the execute).
+    """
+    seen = set(since_event_ids)
+    stacks = {stack_id}
+    failures: list[Event] = []
+    started = time.monotonic()
+    delays = iter(POLL_DELAYS)
+    while True:
+        for sid in sorted(stacks):
+            for raw in reversed(_events(cfn, sid)):
+                if raw["EventId"] in seen:
+                    continue
+                seen.add(raw["EventId"])
+                event = Event(
+                    event_id=raw["EventId"],
+                    stack_name=raw.get("StackName", ""),
+                    logical_id=raw.get("LogicalResourceId", ""),
+                    resource_type=raw.get("ResourceType", ""),
+                    status=raw.get("ResourceStatus", ""),
+                    reason=raw.get("ResourceStatusReason", "") or "",
+                    timestamp=str(raw.get("Timestamp", "")),
+                )
+                on_event(event)
+                physical = raw.get("PhysicalResourceId", "")
+                if event.resource_type == "AWS::CloudFormation::Stack" and physical.startswith(
+                    "arn:"
+                ):
+                    stacks.add(physical)
+                if event.status.endswith("_FAILED"):
+                    failures.append(event)
+        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
+        if _final(status):
+            if _succeeded(status):
+                return status
+            raise DeploymentFailed(
+                f"the deployment failed: the stack is {status}",
+                [
+                    f"{e.stack_name} {e.logical_id} ({e.resource_type}): {e.status}: {e.reason}"
+                    for e in failures
+                ]
+                or ["no resource reported a failure; see the console"],
+            )
+        if time.monotonic() - started > timeout:
+            raise DeployError(f"stopped following after {int(timeout)} s; the stack is {status}")
+        sleep(next(delays, POLL_DELAYS[-1]))
+
+
+def event_ids(cfn: Any, stack_id: str) -> set[str]:
+    return {e["EventId"] for e in _events(cfn, stack_id)}
