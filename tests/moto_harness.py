@@ -12,7 +12,9 @@ What the patches add, each the way AWS behaves:
 - executing a change set publishes the stack's outputs and remembers its parameters, as
   `create_stack` already does;
 - a change set lists a nested stack as modified when only the parameters passed to it change
-  (a new image tag), as AWS does; moto compares template text only.
+  (a new image tag), as AWS does; moto compares template text only;
+- a modified nested stack is updated in place, as AWS does; moto deletes and re-creates it,
+  which collides with the names its old resources still hold.
 """
 
 from __future__ import annotations
@@ -26,8 +28,10 @@ from typing import Any
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
+from moto.cloudformation import utils as cfn_utils
 from moto.core.common_models import CloudFormationModel
 from moto.server import ThreadedMotoServer
+from moto.utilities.utils import get_partition
 
 _patched = False
 
@@ -76,16 +80,24 @@ class _OpaqueResource:
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str,
+        cls,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
         **kwargs: Any,
-    ) -> _OpaqueResource:  # fmt: skip
+    ) -> _OpaqueResource:
         return cls(resource_name, account_id, region_name)
 
     @classmethod
     def update_from_cloudformation_json(  # type: ignore[override]
-        cls, original_resource: Any, new_resource_name: str, cloudformation_json: Any,
-        account_id: str, region_name: str,
-    ) -> _OpaqueResource:  # fmt: skip
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> _OpaqueResource:
         return original_resource
 
     @classmethod
@@ -152,6 +164,23 @@ def patch_moto() -> None:
         return changes
 
     cfn_models.ChangeSet.diff = diff
+
+    def update_nested(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        props = cloudformation_json["Properties"]
+        body = cfn_utils.get_stack_from_s3_url(
+            props["TemplateURL"], account_id=account_id, partition=get_partition(region_name)
+        )
+        original_resource.update(body, parameters=props.get("Parameters", {}))
+        return original_resource
+
+    cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
     _patched = True
 
 

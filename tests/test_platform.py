@@ -478,3 +478,33 @@ def test_readme_environments_table_matches_the_config(platform):
 
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert docs.environments_table(platform) in readme, "run `python -m cfn.docs` and paste"
+
+
+@pytest.mark.parametrize("env_name", ENVS)
+def test_artifacts_bucket_is_versioned_encrypted_private_and_tls_only(env_name, templates):
+    t = templates[f"{env_name}/bootstrap.json"]
+    bucket = t["Resources"]["ArtifactsBucket"]
+    p = bucket["Properties"]
+    assert p["BucketName"] == {
+        "Fn::Sub": f"insightxi-{env_name}-artifacts-${{AWS::AccountId}}-${{AWS::Region}}"
+    }
+    assert p["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert p["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    (lifecycle,) = p["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled"
+    assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] > 0
+    assert bucket["DeletionPolicy"] == "Retain"
+    (deny,) = t["Resources"]["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Principal"] == "*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Resource"] == [
+        {"Fn::GetAtt": ["ArtifactsBucket", "Arn"]},
+        {"Fn::Sub": "${ArtifactsBucket.Arn}/*"},
+    ]

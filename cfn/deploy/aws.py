@@ -66,6 +66,7 @@ _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation
 def explain(exc: BaseException) -> DeployError | None:
     """A one-line DeployError for AWS errors a user meets; None for anything else."""
     from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
 
     if isinstance(exc, bx.NoCredentialsError | bx.PartialCredentialsError):
         return DeployError(
@@ -79,7 +80,7 @@ def explain(exc: BaseException) -> DeployError | None:
             f"cannot reach {exc.kwargs.get('endpoint_url', 'the AWS endpoint')}",
             "check the network, --region and --endpoint-url",
         )
-    if isinstance(exc, bx.ResponseParserError):
+    if isinstance(exc, ResponseParserError):
         return DeployError(
             "the endpoint returned a response that is not AWS's (an emulator error?)"
         )

@@ -276,12 +276,12 @@ def follow(
     its reason otherwise. `since_event_ids` are events already seen (from before the execute).
     """
     seen = set(since_event_ids)
-    stacks = {stack_id}
+    stacks = [stack_id]  # the root first, then nested stacks as they appear
     failures: list[Event] = []
     started = time.monotonic()
     delays = iter(POLL_DELAYS)
     while True:
-        for sid in sorted(stacks):
+        for sid in list(stacks):
             for raw in reversed(_events(cfn, sid)):
                 if raw["EventId"] in seen:
                     continue
@@ -297,10 +297,12 @@ def follow(
                 )
                 on_event(event)
                 physical = raw.get("PhysicalResourceId", "")
-                if event.resource_type == "AWS::CloudFormation::Stack" and physical.startswith(
-                    "arn:"
+                if (
+                    event.resource_type == "AWS::CloudFormation::Stack"
+                    and physical.startswith("arn:")
+                    and physical not in stacks
                 ):
-                    stacks.add(physical)
+                    stacks.append(physical)
                 if event.status.endswith("_FAILED"):
                     failures.append(event)
         status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]

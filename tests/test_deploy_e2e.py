@@ -1,0 +1,424 @@
+"""bin/deploy end to end against a local AWS: moto's server on 127.0.0.1, real boto3 over HTTP,
+dummy credentials (see tests/moto_harness.py for what the harness teaches moto)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from click.testing import CliRunner
+
+from cfn import cli, config, naming
+from cfn.deploy import plan as plan_mod
+from cfn.deploy.aws import make_clients
+from cfn.deploy.errors import DeployError
+from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
+from tests.moto_harness import local_aws
+
+SECRET_VALUE = "sk-test-do-not-print-0123456789"
+ALL_TAGS = [
+    "--image-tag",
+    "sportmonks-service=1a2b3c4",
+    "--image-tag",
+    "database-service=1a2b3c4",
+    "--image-tag",
+    "orchestrator-service=1a2b3c4",
+]
+
+
+@pytest.fixture(scope="session")
+def aws():
+    with local_aws() as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def fresh_aws(aws, monkeypatch, tmp_path):
+    """Each test starts from an empty account, with dummy credentials and no local AWS config."""
+    aws.reset()
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.chdir(tmp_path)
+
+
+def deploy(aws, *args: str, input: str | None = None):
+    env_args = ["--endpoint-url", aws.endpoint]
+    result = CliRunner().invoke(cli.deploy, [*args, *env_args], input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result
+
+
+def client(aws, name: str):
+    return boto3.client(name, endpoint_url=aws.endpoint, region_name="eu-west-1")
+
+
+def create_secret(aws, env: str = "dev") -> None:
+    client(aws, "secretsmanager").create_secret(
+        Name=f"insightxi/{env}/sportmonks-service/API_KEY", SecretString=SECRET_VALUE
+    )
+
+
+def ready(aws, env: str = "dev") -> None:
+    assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
+    create_secret(aws, env)
+
+
+def test_bootstrap_creates_the_artifacts_bucket_and_is_idempotent(aws):
+    first = deploy(aws, "bootstrap", "--env", "dev")
+    assert first.exit_code == 0, first.output
+    bucket = "insightxi-dev-artifacts-123456789012-eu-west-1"
+    assert f"artifacts bucket: {bucket}" in first.stdout
+    assert "created or updated" in first.stdout
+    # moto creates the bucket but applies none of its properties: those are asserted on the
+    # template (tests/test_platform.py), here only that it exists.
+    client(aws, "s3").head_bucket(Bucket=bucket)
+
+    second = deploy(aws, "bootstrap", "--env", "dev", "--output", "json")
+    assert second.exit_code == 0
+    assert json.loads(second.stdout) == {
+        "stack": "insightxi-dev-bootstrap",
+        "bucket": bucket,
+        "changed": False,
+        "status": "CREATE_COMPLETE",
+    }
+
+
+def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
+    ready(aws)
+    plan_file = tmp_path / "dev.plan.json"
+    summary = tmp_path / "review.md"
+
+    # 1. A new environment: every nested stack is added; exit 2, a change set to review.
+    r = deploy(
+        aws,
+        "plan",
+        "--env",
+        "dev",
+        *ALL_TAGS,
+        "--plan-out",
+        str(plan_file),
+        "--summary-md",
+        str(summary),
+    )
+    assert r.exit_code == 2, r.output
+    assert "(CREATE) for stack insightxi-dev in eu-west-1" in r.stdout
+    for stack in (
+        "Network",
+        "Edge",
+        "Cluster",
+        "SportmonksService",
+        "DatabaseService",
+        "OrchestratorService",
+    ):
+        assert f"+ Add     {stack} " in r.stdout
+    assert "Summary: 6 to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
+    assert (
+        "console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/changesets" in r.stdout
+    )
+    assert f"Plan file: {plan_file}" in r.stdout
+    assert "| (root) | Add | `Network` |" in summary.read_text()
+    plan = json.loads(plan_file.read_text())
+    assert (plan["environment"], plan["account"], plan["region"], plan["stack"]) == (
+        "dev",
+        "123456789012",
+        "eu-west-1",
+        "insightxi-dev",
+    )
+    assert plan["parameters"]["SportmonksServiceImageTag"] == {"value": "1a2b3c4"}
+    assert set(plan["templates"]) == {
+        "root.json",
+        "network.json",
+        "edge.json",
+        "cluster.json",
+        "sportmonks-service.json",
+        "database-service.json",
+        "orchestrator-service.json",
+    }
+    for name, t in plan["templates"].items():
+        assert t["key"] == f"insightxi/dev/{t['sha256']}/{name}"
+        body = client(aws, "s3").get_object(Bucket=plan["artifacts_bucket"], Key=t["key"])["Body"]
+        assert body.read() == (TEMPLATES / "dev" / name).read_bytes()
+    assert SECRET_VALUE not in plan_file.read_text() + r.output
+
+    # 2. Execute exactly that change set.
+    r = deploy(aws, "execute", str(plan_file), "--env", "dev")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.strip() == "insightxi-dev: CREATE_COMPLETE"
+    assert "CREATE_COMPLETE" in r.stderr  # the followed events
+
+    # 3. Status shows the URL and nothing pending.
+    r = deploy(aws, "status", "--env", "dev")
+    assert r.exit_code == 0
+    assert "stack insightxi-dev: CREATE_COMPLETE" in r.stdout
+    assert "URL: http://insightxi-dev-alb" in r.stdout
+    assert "no change set waiting" in r.stdout
+
+    # 4. Plan again with nothing changed: exit 0, and no empty change set is left behind.
+    r = deploy(aws, "plan", "--env", "dev", "--plan-out", str(tmp_path / "again.json"))
+    assert r.exit_code == 0, r.output
+    assert "no changes" in r.stdout
+    assert "0 uploaded, 7 already in" in r.stderr
+    cfn = client(aws, "cloudformation")
+    assert cfn.list_change_sets(StackName="insightxi-dev")["Summaries"] == [] or all(
+        s["ExecutionStatus"] != "AVAILABLE"
+        for s in cfn.list_change_sets(StackName="insightxi-dev")["Summaries"]
+    )
+
+    # 5. A new image for one service: only that service's stack changes; others keep theirs.
+    new_plan = tmp_path / "tag.json"
+    r = deploy(
+        aws,
+        "plan",
+        "--env",
+        "dev",
+        "--image-tag",
+        "sportmonks-service=9f8e7d6",
+        "--plan-out",
+        str(new_plan),
+        "--output",
+        "json",
+    )
+    assert r.exit_code == 2, r.output
+    review = json.loads(r.stdout)
+    assert [(c["action"], c["logical_id"]) for c in review["changes"]] == [
+        ("Modify", "SportmonksService")
+    ]
+    params = json.loads(new_plan.read_text())["parameters"]
+    assert params["SportmonksServiceImageTag"] == {"value": "9f8e7d6"}
+    assert params["DatabaseServiceImageTag"] == {"value": "1a2b3c4", "previous": True}
+
+
+def test_plan_without_image_tags_on_a_new_stack_lists_them(aws):
+    ready(aws)
+    r = deploy(aws, "plan", "--env", "dev")
+    assert r.exit_code == 1
+    assert (
+        "an image tag is required for sportmonks-service, database-service, "
+        "orchestrator-service: the stack does not exist yet"
+    ) in r.stderr
+
+
+def test_plan_refuses_latest_and_unknown_services(aws):
+    ready(aws)
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "sportmonks-service=latest")
+    assert r.exit_code == 1 and "'latest' is not an allowed tag" in r.stderr
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "billing=abc")
+    assert r.exit_code == 1 and "unknown service 'billing'" in r.stderr
+
+
+def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
+    assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert (
+        "1 secret(s) the services read do not exist: insightxi/dev/sportmonks-service/API_KEY"
+        in (r.stderr)
+    )
+    assert "aws secretsmanager create-secret --region eu-west-1 --name " in r.stderr
+    stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
+
+
+def test_plan_before_bootstrap_says_to_bootstrap(aws):
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert "run: bin/deploy bootstrap --env dev" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("UPDATE_IN_PROGRESS", "is busy (UPDATE_IN_PROGRESS)"),
+        ("ROLLBACK_COMPLETE", "it must be deleted first"),
+        ("UPDATE_ROLLBACK_FAILED", "cannot take a change set"),
+    ],
+)
+def test_plan_refuses_a_stack_in_a_state_it_cannot_change(aws, tmp_path, status, message):
+    ready(aws)
+    plan_file = tmp_path / "p.json"
+    assert (
+        deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(plan_file)).exit_code == 2
+    )
+    assert deploy(aws, "execute", str(plan_file), "--env", "dev").exit_code == 0
+    # moto never reaches these states on its own: force it in its backend.
+    backend = aws.backend("cloudformation")
+    (stack,) = [s for s in backend.stacks.values() if s.name == "insightxi-dev"]
+    stack.status = status
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "database-service=5d6e7f8")
+    assert r.exit_code == 1
+    assert message in r.stderr
+    if status == "ROLLBACK_COMPLETE":
+        assert "aws cloudformation delete-stack --region eu-west-1 --stack-name insightxi-dev" in (
+            r.stderr
+        )
+    assert "Traceback" not in r.output
+
+
+def test_execute_refuses_a_stale_plan(aws, tmp_path):
+    ready(aws)
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    assert deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
+    assert deploy(aws, "execute", str(first), "--env", "dev").exit_code == 0
+    # Two plans from the same state; executing one makes the other stale.
+    for path, tag in ((first, "aaaaaaa"), (second, "bbbbbbb")):
+        r = deploy(
+            aws,
+            "plan",
+            "--env",
+            "dev",
+            "--image-tag",
+            f"sportmonks-service={tag}",
+            "--plan-out",
+            str(path),
+        )
+        assert r.exit_code == 2, r.output
+    assert deploy(aws, "execute", str(second), "--env", "dev").exit_code == 0
+    r = deploy(aws, "execute", str(first), "--env", "dev")
+    assert r.exit_code == 1
+    assert "plan again: bin/deploy plan --env dev" in r.stderr
+
+
+def test_execute_checks_the_environment_and_the_file(aws, tmp_path):
+    ready(aws)
+    plan_file = tmp_path / "p.json"
+    assert (
+        deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(plan_file)).exit_code == 2
+    )
+    r = deploy(aws, "execute", str(plan_file), "--env", "staging")
+    assert r.exit_code == 1 and "is a plan for dev, not staging" in r.stderr
+    r = deploy(aws, "execute", str(tmp_path / "missing.json"), "--env", "dev")
+    assert r.exit_code == 1 and "not found" in r.stderr
+    (tmp_path / "bad.json").write_text("{")
+    r = deploy(aws, "execute", str(tmp_path / "bad.json"), "--env", "dev")
+    assert r.exit_code == 1 and "not valid JSON" in r.stderr
+
+
+def test_protected_environment_asks_before_executing(aws, tmp_path):
+    ready(aws, "prod")
+    plan_file = tmp_path / "prod.json"
+    assert (
+        deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(plan_file)).exit_code == 2
+    )
+    # No terminal to confirm in (CliRunner's stdin is not a tty): refused.
+    r = deploy(aws, "execute", str(plan_file), "--env", "prod")
+    assert r.exit_code == 1
+    assert "prod is protected" in r.stderr and "--yes" in r.stderr
+    assert (
+        client(aws, "cloudformation").describe_stacks(StackName="insightxi-prod")["Stacks"][0][
+            "StackStatus"
+        ]
+        == "REVIEW_IN_PROGRESS"
+    )
+    r = deploy(aws, "execute", str(plan_file), "--env", "prod", "--yes")
+    assert r.exit_code == 0, r.output
+
+
+def test_status_of_an_environment_never_deployed(aws):
+    r = deploy(aws, "status", "--env", "staging", "--output", "json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["exists"] is False
+
+
+def test_plan_refuses_templates_that_differ_from_the_code(aws, tmp_path):
+    stale = tmp_path / "templates"
+    import shutil
+
+    shutil.copytree(TEMPLATES, stale)
+    (stale / "dev" / "edge.json").write_text("{}\n")
+    clients = make_clients("eu-west-1", endpoint_url=aws.endpoint)
+    env = config.load().env("dev")
+    with pytest.raises(DeployError, match=r"templates/dev is not what the code renders: dev/edge"):
+        plan_mod.run(clients, env, image_tags={}, templates_dir=stale, plan_path=None)
+
+
+def _run_bin(aws, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(BIN / "deploy"), *args, "--endpoint-url", aws.endpoint],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT_ROOT,
+        env=env,
+    )
+
+
+def test_bin_deploy_as_a_user_runs_it(aws, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none")
+    )
+    # No credentials at all: one line, no traceback.
+    r = _run_bin(aws, "status", "--env", "dev", env=env)
+    assert r.returncode == 1
+    assert "error: no AWS credentials found" in r.stderr and "Traceback" not in r.stderr
+    env.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
+    r = _run_bin(aws, "bootstrap", "--env", "dev", env=env)
+    assert r.returncode == 0, r.stderr
+    # Bad usage exits 1 (2 means "changes to review").
+    r = _run_bin(aws, "plan", "--env", "dev", "--bogus", env=env)
+    assert r.returncode == 1 and "No such option" in r.stderr
+    r = _run_bin(aws, "plan", "--env", "qa", env=env)
+    assert r.returncode == 1 and "unknown environment 'qa'; known: dev, staging, prod" in r.stderr
+
+
+def test_throttling_is_retried(aws):
+    from botocore.awsrequest import AWSResponse
+
+    ready(aws)
+    clients = make_clients("eu-west-1", endpoint_url=aws.endpoint)
+    calls = {"n": 0}
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    def throttle(request, **_):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return AWSResponse(request.url, 400, {}, Raw())
+        return None
+
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.DescribeStacks", throttle
+    )
+    from cfn.deploy import changesets
+
+    state = changesets.stack_state(
+        clients.cloudformation, naming.bootstrap_stack(config.load().env("dev"))
+    )
+    assert state.exists and state.status == "CREATE_COMPLETE"
+    assert calls["n"] == 3  # two throttled attempts, then the real call
+
+
+def test_readme_flow_matches_the_commands():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    for command in (
+        "bin/local-aws",
+        "bin/deploy bootstrap",
+        "bin/deploy plan",
+        "bin/deploy execute",
+        "bin/deploy status",
+    ):
+        assert command in readme, command
+
+
+def test_plan_files_default_under_plans(aws, tmp_path):
+    ready(aws)
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 2
+    assert Path("plans/insightxi-dev.json").is_file()

@@ -1,0 +1,483 @@
+"""What moto does not model, with AWS's real response shapes through botocore's Stubber:
+nested change sets with replacement details and property values, FAILED change sets, both
+forms of "no changes", failed stack events, and the review's rendering of all of it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from cfn.deploy import changesets, review
+from cfn.deploy.errors import ChangeSetFailed, DeploymentFailed
+
+REGION = "eu-west-1"
+ACCOUNT = "123456789012"
+STACK_ID = f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/insightxi-prod/11111111-2222-3333-4444-555555555555"
+ROOT_CS = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/insightxi-prod-20261126-120000-abc/aaaa"
+)
+NESTED_CS = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:changeSet/insightxi-prod-SportmonksService-X/bbbb"
+)
+NESTED_STACK = (
+    f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/insightxi-prod-SportmonksService-X/cccc"
+)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def cfn():
+    client = boto3.client(
+        "cloudformation", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stubber:
+        client.stubber = stubber
+        yield client
+        stubber.assert_no_pending_responses()
+
+
+def root_description(**extra):
+    return {
+        "ChangeSetName": "insightxi-prod-20261126-120000-abc",
+        "ChangeSetId": ROOT_CS,
+        "StackId": STACK_ID,
+        "StackName": "insightxi-prod",
+        "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE",
+        "CreationTime": NOW,
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "SportmonksService",
+                    "PhysicalResourceId": NESTED_STACK,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "Replacement": "False",
+                    "Scope": ["Properties"],
+                    "ChangeSetId": NESTED_CS,
+                    "Details": [
+                        {
+                            "Target": {
+                                "Attribute": "Properties",
+                                "Name": "Parameters",
+                                "RequiresRecreation": "Never",
+                            },
+                            "Evaluation": "Static",
+                            "ChangeSource": "ParameterReference",
+                            "CausingEntity": "SportmonksServiceImageTag",
+                        }
+                    ],
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "Edge",
+                    "PhysicalResourceId": "edge-stack",
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "Replacement": "False",
+                },
+            },
+        ],
+        **extra,
+    }
+
+
+def nested_description():
+    return {
+        "ChangeSetName": "insightxi-prod-SportmonksService-X",
+        "ChangeSetId": NESTED_CS,
+        "StackId": NESTED_STACK,
+        "StackName": "insightxi-prod-SportmonksService-X",
+        "Status": "CREATE_COMPLETE",
+        "ExecutionStatus": "AVAILABLE",
+        "ParentChangeSetId": ROOT_CS,
+        "Changes": [
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "TaskDefinition",
+                    "PhysicalResourceId": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/insightxi-prod-sportmonks:7",
+                    "ResourceType": "AWS::ECS::TaskDefinition",
+                    "Replacement": "True",
+                    "Scope": ["Properties"],
+                    "Details": [
+                        {
+                            "Target": {
+                                "Attribute": "Properties",
+                                "Name": "ContainerDefinitions",
+                                "RequiresRecreation": "Always",
+                                "BeforeValue": '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:1a2b3c4"}]',
+                                "AfterValue": '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}]',
+                                "AttributeChangeType": "Modify",
+                            },
+                            "Evaluation": "Static",
+                            "ChangeSource": "DirectModification",
+                        }
+                    ],
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "Service",
+                    "ResourceType": "AWS::ECS::Service",
+                    "Replacement": "False",
+                    "Details": [
+                        {
+                            "Target": {
+                                "Attribute": "Properties",
+                                "Name": "TaskDefinition",
+                                "RequiresRecreation": "Never",
+                            },
+                            "Evaluation": "Dynamic",
+                            "ChangeSource": "ResourceReference",
+                            "CausingEntity": "TaskDefinition",
+                        }
+                    ],
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "ExecutionRole",
+                    "ResourceType": "AWS::IAM::Role",
+                    "Replacement": "False",
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Remove",
+                    "LogicalResourceId": "IngressFromServices",
+                    "ResourceType": "AWS::EC2::SecurityGroupIngress",
+                },
+            },
+            {
+                "Type": "Resource",
+                "ResourceChange": {
+                    "Action": "Modify",
+                    "LogicalResourceId": "TargetGroup",
+                    "ResourceType": "AWS::ElasticLoadBalancingV2::TargetGroup",
+                    "Replacement": "Conditional",
+                },
+            },
+        ],
+    }
+
+
+def stub_tree(cfn, split_root_pages: bool = False):
+    root = root_description()
+    if split_root_pages:
+        first, second = dict(root), dict(root)
+        first["Changes"], second["Changes"] = root["Changes"][:1], root["Changes"][1:]
+        first["NextToken"] = "page-2"
+        cfn.stubber.add_response(
+            "describe_change_set", first, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True}
+        )
+        cfn.stubber.add_response(
+            "describe_change_set",
+            second,
+            {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True, "NextToken": "page-2"},
+        )
+    else:
+        cfn.stubber.add_response(
+            "describe_change_set", root, {"ChangeSetName": ROOT_CS, "IncludePropertyValues": True}
+        )
+    cfn.stubber.add_response(
+        "describe_change_set",
+        nested_description(),
+        {"ChangeSetName": NESTED_CS, "IncludePropertyValues": True},
+    )
+
+
+def test_describe_tree_follows_pages_and_nested_change_sets(cfn):
+    stub_tree(cfn, split_root_pages=True)
+    tree = changesets.describe_tree(cfn, ROOT_CS)
+    assert [n.stack_path for n in tree.walk()] == ["", "SportmonksService"]
+    assert len(tree.description["Changes"]) == 2
+    assert len(tree.nested[0].description["Changes"]) == 5
+
+
+def test_review_puts_risky_changes_first_with_before_and_after(cfn):
+    stub_tree(cfn)
+    r = review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION, "plans/p.json")
+    risky = [(c.where, c.risks) for c in r.risky]
+    assert risky == [
+        ("SportmonksService/TaskDefinition", ["replacement"]),
+        ("SportmonksService/IngressFromServices", ["removal", "security group"]),
+        ("SportmonksService/TargetGroup", ["may replace"]),
+        ("SportmonksService/ExecutionRole", ["IAM"]),
+    ]
+    assert r.counts == {"add": 0, "modify": 6, "remove": 1, "replace": 1, "stacks": 2}
+    text = review.to_text(r)
+    head, rest = text.split("Stack (root):", 1)
+    assert "RISKY CHANGES (4), review these first:" in head
+    assert (
+        head.index("TaskDefinition")
+        < head.index("IngressFromServices")
+        < head.index("ExecutionRole")
+    )
+    assert "replacement: True" in head
+    assert (
+        "Properties.ContainerDefinitions [recreation: Always]: "
+        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:1a2b3c4"}] → '
+        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}]'
+    ) in head
+    assert "Properties.Parameters (because of SportmonksServiceImageTag)" in rest
+    assert "Properties.TaskDefinition (because of TaskDefinition)" in rest
+    assert "Stack SportmonksService:" in rest
+    assert "Summary: 0 to add, 6 to modify (1 replaced), 1 to remove, in 2 stack(s)" in text
+    assert "changeSetId=arn%3Aaws%3Acloudformation%3Aeu-west-1%3A123456789012%3AchangeSet" in text
+    assert text.rstrip().endswith("Plan file: plans/p.json")
+
+
+def test_review_as_markdown_for_a_pull_request(cfn):
+    stub_tree(cfn)
+    md = review.to_markdown(review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION))
+    assert md.startswith("### Change set for `insightxi-prod` (eu-west-1)")
+    assert "#### ⚠️ Risky changes (4)" in md
+    assert (
+        "- **Modify** `SportmonksService/TaskDefinition` (AWS::ECS::TaskDefinition): replacement"
+        in md
+    )
+    assert (
+        "| SportmonksService | Remove | `IngressFromServices` | AWS::EC2::SecurityGroupIngress |"
+        in md
+    )
+    assert "[Open in the CloudFormation console](https://eu-west-1.console.aws.amazon.com/" in md
+
+
+def _create_stubs(cfn, describe):
+    cfn.stubber.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, None)
+    cfn.stubber.add_response("describe_change_set", describe, {"ChangeSetName": ROOT_CS})
+
+
+def _create(cfn):
+    return changesets.create_change_set(
+        cfn,
+        stack="insightxi-prod",
+        name="cs",
+        change_set_type="UPDATE",
+        template_url="https://b.s3.eu-west-1.amazonaws.com/k/root.json",
+        parameters=[],
+        tags={"Project": "insightxi"},
+        capabilities=["CAPABILITY_NAMED_IAM"],
+        description="d",
+        sleep=lambda s: None,
+    )
+
+
+def test_a_failed_change_set_reports_aws_reason(cfn):
+    _create_stubs(
+        cfn,
+        root_description(
+            Status="FAILED",
+            ExecutionStatus="UNAVAILABLE",
+            Changes=[],
+            StatusReason="Parameters: [SportmonksServiceImageTag] must have values",
+        ),
+    )
+    with pytest.raises(ChangeSetFailed, match=r"failed: Parameters: \[SportmonksServiceImageTag\]"):
+        _create(cfn)
+
+
+def test_no_changes_as_a_failed_change_set_is_deleted_and_reported(cfn):
+    _create_stubs(
+        cfn,
+        root_description(
+            Status="FAILED",
+            ExecutionStatus="UNAVAILABLE",
+            Changes=[],
+            StatusReason="The submitted information didn't contain changes. Submit different "
+            "information to create a change set.",
+        ),
+    )
+    cfn.stubber.add_response("delete_change_set", {}, {"ChangeSetName": ROOT_CS})
+    with pytest.raises(changesets.NoChanges):
+        _create(cfn)
+
+
+def test_no_changes_as_a_validation_error_is_reported(cfn):
+    cfn.stubber.add_client_error(
+        "create_change_set",
+        service_error_code="ValidationError",
+        service_message="No updates are to be performed.",
+        http_status_code=400,
+    )
+    with pytest.raises(changesets.NoChanges):
+        _create(cfn)
+
+
+def test_waiting_polls_until_the_change_set_settles(cfn):
+    cfn.stubber.add_response("create_change_set", {"Id": ROOT_CS, "StackId": STACK_ID}, None)
+    pending = root_description(Status="CREATE_PENDING", Changes=[])
+    cfn.stubber.add_response("describe_change_set", pending, {"ChangeSetName": ROOT_CS})
+    cfn.stubber.add_response(
+        "describe_change_set",
+        dict(pending, Status="CREATE_IN_PROGRESS"),
+        {"ChangeSetName": ROOT_CS},
+    )
+    cfn.stubber.add_response("describe_change_set", root_description(), {"ChangeSetName": ROOT_CS})
+    slept: list[float] = []
+    desc = changesets.create_change_set(
+        cfn,
+        stack="insightxi-prod",
+        name="cs",
+        change_set_type="UPDATE",
+        tags={},
+        description="d",
+        template_url="https://x/root.json",
+        sleep=slept.append,
+    )
+    assert desc["Status"] == "CREATE_COMPLETE"
+    assert slept == [1, 1]
+
+
+def _event(logical, rtype, status, reason="", stack="insightxi-prod", event_id=None, physical=""):
+    return {
+        "StackId": STACK_ID,
+        "EventId": event_id or f"{logical}-{status}",
+        "StackName": stack,
+        "LogicalResourceId": logical,
+        "PhysicalResourceId": physical,
+        "ResourceType": rtype,
+        "Timestamp": NOW,
+        "ResourceStatus": status,
+        "ResourceStatusReason": reason,
+    }
+
+
+def test_following_a_failed_update_names_each_failed_resource_and_why(cfn):
+    root_events = [  # newest first, as AWS returns them
+        _event("insightxi-prod", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE"),
+        _event(
+            "SportmonksService",
+            "AWS::CloudFormation::Stack",
+            "UPDATE_FAILED",
+            "Embedded stack arn:... was not successfully updated.",
+            physical=NESTED_STACK,
+        ),
+        _event(
+            "insightxi-prod", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS", "User Initiated"
+        ),
+    ]
+    nested_events = [
+        _event(
+            "Service",
+            "AWS::ECS::Service",
+            "UPDATE_FAILED",
+            'Resource handler returned message: "Invalid request provided: CreateService error: '
+            'Circuit breaker triggered"',
+            stack="insightxi-prod-SportmonksService-X",
+        ),
+    ]
+    cfn.stubber.add_response(
+        "describe_stack_events", {"StackEvents": root_events}, {"StackName": STACK_ID}
+    )
+    cfn.stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "insightxi-prod",
+                    "StackId": STACK_ID,
+                    "CreationTime": NOW,
+                    "StackStatus": "UPDATE_ROLLBACK_IN_PROGRESS",
+                }
+            ]
+        },
+        {"StackName": STACK_ID},
+    )
+    # Second round: the nested stack found in the first round is followed too.
+    cfn.stubber.add_response(
+        "describe_stack_events", {"StackEvents": root_events}, {"StackName": STACK_ID}
+    )
+    cfn.stubber.add_response(
+        "describe_stack_events", {"StackEvents": nested_events}, {"StackName": NESTED_STACK}
+    )
+    cfn.stubber.add_response(
+        "describe_stacks",
+        {
+            "Stacks": [
+                {
+                    "StackName": "insightxi-prod",
+                    "StackId": STACK_ID,
+                    "CreationTime": NOW,
+                    "StackStatus": "UPDATE_ROLLBACK_COMPLETE",
+                }
+            ]
+        },
+        {"StackName": STACK_ID},
+    )
+    seen = []
+    with pytest.raises(DeploymentFailed) as info:
+        changesets.follow(
+            cfn, STACK_ID, since_event_ids=set(), on_event=seen.append, sleep=lambda s: None
+        )
+    text = str(info.value)
+    assert text.startswith("the deployment failed: the stack is UPDATE_ROLLBACK_COMPLETE")
+    assert "insightxi-prod SportmonksService (AWS::CloudFormation::Stack): UPDATE_FAILED" in text
+    assert (
+        "insightxi-prod-SportmonksService-X Service (AWS::ECS::Service): UPDATE_FAILED: "
+        "Resource handler returned message"
+    ) in text
+    assert "Circuit breaker triggered" in text
+    # Events arrive oldest first, each once.
+    assert [e.status for e in seen] == [
+        "UPDATE_IN_PROGRESS",
+        "UPDATE_FAILED",
+        "UPDATE_ROLLBACK_COMPLETE",
+        "UPDATE_FAILED",
+    ]
+
+
+def test_check_still_valid_refuses_an_executed_or_failed_change_set(cfn):
+    from cfn.deploy import execute
+    from cfn.deploy.aws import Clients
+    from cfn.deploy.errors import StalePlan
+
+    sts = boto3.client("sts", region_name=REGION, aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(sts) as sts_stub:
+        sts_stub.add_response(
+            "get_caller_identity",
+            {"Account": ACCOUNT, "Arn": f"arn:aws:iam::{ACCOUNT}:user/dev", "UserId": "u"},
+        )
+        cfn.stubber.add_response(
+            "describe_change_set",
+            root_description(Status="CREATE_COMPLETE", ExecutionStatus="EXECUTE_COMPLETE"),
+            {"ChangeSetName": ROOT_CS},
+        )
+        clients = Clients(cloudformation=cfn, s3=None, secretsmanager=None, sts=sts, region=REGION)
+        plan = {
+            "environment": "prod",
+            "account": ACCOUNT,
+            "region": REGION,
+            "stack": "insightxi-prod",
+            "change_set_id": ROOT_CS,
+            "change_set_name": "insightxi-prod-20261126-120000-abc",
+        }
+        with pytest.raises(StalePlan, match="execution status EXECUTE_COMPLETE"):
+            execute.check_still_valid(clients, plan)
+
+
+def test_access_denied_and_expired_tokens_are_one_line(cfn):
+    from botocore.exceptions import ClientError
+
+    from cfn.deploy.aws import explain
+
+    denied = ClientError(
+        {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}, "CreateChangeSet"
+    )
+    assert str(explain(denied)).startswith("access denied to CreateChangeSet: not allowed")
+    expired = ClientError({"Error": {"Code": "ExpiredToken", "Message": "x"}}, "DescribeStacks")
+    assert "expired" in str(explain(expired))
+    assert explain(ValueError("not AWS")) is None
