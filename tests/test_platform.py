@@ -51,8 +51,12 @@ def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, p
         (443, "0.0.0.0/0"),
     ]
     # Egress only into the VPC, only on the services' ports.
-    assert sorted(r["FromPort"] for r in sg["SecurityGroupEgress"]) == [8000, 8001, 8002]
-    assert all(r["CidrIp"] == {"Ref": "VpcCidr"} for r in sg["SecurityGroupEgress"])
+    (egress,) = sg["SecurityGroupEgress"]
+    assert (egress["FromPort"], egress["ToPort"], egress["CidrIp"]) == (
+        8000,
+        8002,
+        {"Ref": "VpcCidr"},
+    )
     (default,) = t["Resources"]["HttpListener"]["Properties"]["DefaultActions"]
     assert default["Type"] == "fixed-response"
     assert default["FixedResponseConfig"]["StatusCode"] == "404"
@@ -302,20 +306,30 @@ def test_cpu_target_tracking_between_config_bounds(svc):
     assert cfg["ScaleInCooldown"] > 0 and cfg["ScaleOutCooldown"] > 0
 
 
-def test_service_ingress_only_from_alb_and_other_services_on_its_port(svc):
-    _, service, t = svc
+@pytest.mark.parametrize("env_name", ENVS)
+def test_service_ports_open_only_to_the_alb_and_the_services(env_name, templates):
+    t = templates[f"{env_name}/cluster.json"]
     rules = resources_of(t, "AWS::EC2::SecurityGroupIngress")
     assert {
         k: (
             r["Properties"]["SourceSecurityGroupId"]["Ref"],
             r["Properties"]["FromPort"],
             r["Properties"]["ToPort"],
+            r["Properties"]["GroupId"]["Ref"],
         )
         for k, r in rules.items()
     } == {
-        "IngressFromLoadBalancer": ("LoadBalancerSecurityGroupId", service.port, service.port),
-        "IngressFromServices": ("ServiceSecurityGroupId", service.port, service.port),
+        "IngressFromLoadBalancer": (
+            "LoadBalancerSecurityGroupId",
+            8000,
+            8002,
+            "ServiceSecurityGroup",
+        ),
+        "IngressFromServices": ("ServiceSecurityGroup", 8000, 8002, "ServiceSecurityGroup"),
     }
+    # One rule per direction whatever the number of services (60-rule quota per group).
+    sg = t["Resources"]["ServiceSecurityGroup"]["Properties"]
+    assert len(sg["SecurityGroupEgress"]) == 2
 
 
 # -- root wiring --------------------------------------------------------------------------------
@@ -467,7 +481,7 @@ def test_a_fourth_service_is_a_config_change_only(raw):
         "Ref": "BillingServiceImageTag"
     }
     edge = by_path["prod/edge.json"]["Resources"]["LoadBalancerSecurityGroup"]["Properties"]
-    assert 8003 in [r["FromPort"] for r in edge["SecurityGroupEgress"]]
+    assert edge["SecurityGroupEgress"][0]["ToPort"] == 8003
     findings = lint.lint(rendered)
     assert findings == [], "\n".join(map(str, findings))
 

@@ -44,3 +44,15 @@ def retain_policies(env: Environment) -> dict[str, str]:
     """
     policy = "Retain" if env.retain_stateful_resources else "Delete"
     return {"DeletionPolicy": policy, "UpdateReplacePolicy": policy}
+
+
+def service_port_range(env: Environment) -> tuple[int, int]:
+    """The lowest and highest service port: one security group rule covers them all.
+
+    One rule per port would hit the quota of 60 rules per direction per security group at 30
+    services (two ingress rules each); the range is open only to the ALB's and the tasks' own
+    security groups, so the ports between the services' reach nothing that listens.
+    https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups
+    """
+    ports = [s.port for s in env.services]
+    return min(ports), max(ports)

@@ -4,9 +4,9 @@ Builds the ECS cluster `<project>-<env>-cluster` with Container Insights (seed) 
 and FARGATE_SPOT capacity providers (the default strategy from config); the Cloud Map private DNS
 namespace (`insightxi.local`, seed) in the VPC; and the services' security group. Its egress is
 HTTPS to anywhere (ECR, Secrets Manager, CloudWatch Logs, the SportMonks API, through the NAT)
-and the service ports inside the VPC (service-to-service calls). Its ingress rules live in each
-service's stack (from the ALB and from this group, on that service's port only), so that
-adding a service does not touch this stack.
+and the service ports inside the VPC (service-to-service calls); its ingress is the service
+ports from the ALB's security group and from itself, as one port range (see
+`service_port_range`: one rule per port would not scale past 30 services).
 
 Outputs: ClusterName, ClusterArn, NamespaceId, NamespaceArn, ServiceSecurityGroupId.
 """
@@ -17,7 +17,13 @@ from troposphere import GetAtt, Ref, Template, ec2, ecs, servicediscovery
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.stacks._common import add_output, add_parameter, new_template, retain_policies
+from cfn.stacks._common import (
+    add_output,
+    add_parameter,
+    new_template,
+    retain_policies,
+    service_port_range,
+)
 
 
 def capacity_provider_strategy(env: Environment) -> list[dict[str, object]]:
@@ -32,6 +38,12 @@ def build(env: Environment) -> Template:
     t = new_template(env, "cluster (ECS cluster, Cloud Map namespace, services' security group)")
     vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
     vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
+    alb_sg = add_parameter(
+        t,
+        "LoadBalancerSecurityGroupId",
+        "Security group of the load balancer",
+        type_="AWS::EC2::SecurityGroup::Id",
+    )
 
     cluster = t.add_resource(
         ecs.Cluster(
@@ -55,18 +67,23 @@ def build(env: Environment) -> Template:
             **retain_policies(env),
         )
     )
+    low, high = service_port_range(env)
     egress = [
         ec2.SecurityGroupRule(
-            IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0",
+            IpProtocol="tcp",
+            FromPort=443,
+            ToPort=443,
+            CidrIp="0.0.0.0/0",
             Description="HTTPS to AWS APIs and external APIs",
-        )
-    ] + [
+        ),
         ec2.SecurityGroupRule(
-            IpProtocol="tcp", FromPort=s.port, ToPort=s.port, CidrIp=Ref(vpc_cidr),
-            Description=f"to {s.name}",
-        )
-        for s in env.services
-    ]  # fmt: skip
+            IpProtocol="tcp",
+            FromPort=low,
+            ToPort=high,
+            CidrIp=Ref(vpc_cidr),
+            Description="to the other services",
+        ),
+    ]
     sg = t.add_resource(
         ec2.SecurityGroup(
             "ServiceSecurityGroup",
@@ -74,6 +91,30 @@ def build(env: Environment) -> Template:
             VpcId=Ref(vpc_id),
             SecurityGroupEgress=egress,
             Tags=naming.tags(env, name=f"{naming.prefix(env)}-services"),
+        )
+    )
+
+    # The service ports are open to the ALB and to the tasks themselves, nothing else.
+    t.add_resource(
+        ec2.SecurityGroupIngress(
+            "IngressFromLoadBalancer",
+            GroupId=Ref(sg),
+            IpProtocol="tcp",
+            FromPort=low,
+            ToPort=high,
+            SourceSecurityGroupId=Ref(alb_sg),
+            Description="service ports from the load balancer",
+        )
+    )
+    t.add_resource(
+        ec2.SecurityGroupIngress(
+            "IngressFromServices",
+            GroupId=Ref(sg),
+            IpProtocol="tcp",
+            FromPort=low,
+            ToPort=high,
+            SourceSecurityGroupId=Ref(sg),
+            Description="service ports from the other services",
         )
     )
 

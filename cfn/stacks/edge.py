@@ -1,7 +1,7 @@
 """Edge template: the environment's Application Load Balancer.
 
 Builds the ALB in the public subnets with its own security group (80 and 443 from anywhere;
-egress only to the VPC on the services' ports), an HTTP listener and, when the environment has
+egress only to the VPC on the services' port range), an HTTP listener and, when the environment has
 a certificate, an HTTPS listener with a current TLS policy, HTTP then redirecting to HTTPS. The
 default action is a fixed 404: only paths a service claims (its listener rule) reach a service.
 Deletion protection and dropping invalid header fields come from the config.
@@ -17,7 +17,7 @@ from troposphere import elasticloadbalancingv2 as elb
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.stacks._common import add_output, add_parameter, new_template
+from cfn.stacks._common import add_output, add_parameter, new_template, service_port_range
 
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -43,19 +43,25 @@ def build(env: Environment) -> Template:
 
     ingress = [
         ec2.SecurityGroupRule(
-            IpProtocol="tcp", FromPort=port, ToPort=port, CidrIp="0.0.0.0/0",
+            IpProtocol="tcp",
+            FromPort=port,
+            ToPort=port,
+            CidrIp="0.0.0.0/0",
             Description=f"{label} from the internet",
         )
         for port, label in ((80, "HTTP"), (443, "HTTPS"))
-    ]  # fmt: skip
+    ]
     # Replaces the default allow-all egress: the ALB only talks to tasks, inside the VPC.
+    low, high = service_port_range(env)
     egress = [
         ec2.SecurityGroupRule(
-            IpProtocol="tcp", FromPort=s.port, ToPort=s.port, CidrIp=Ref(vpc_cidr),
-            Description=f"to {s.name} tasks",
+            IpProtocol="tcp",
+            FromPort=low,
+            ToPort=high,
+            CidrIp=Ref(vpc_cidr),
+            Description="to the services' tasks",
         )
-        for s in env.services
-    ]  # fmt: skip
+    ]
     sg = t.add_resource(
         ec2.SecurityGroup(
             "LoadBalancerSecurityGroup",
@@ -126,11 +132,15 @@ def build(env: Environment) -> Template:
     add_output(t, "LoadBalancerSecurityGroupId", Ref(sg), "Security group of the load balancer")
     add_output(t, "LoadBalancerDnsName", GetAtt(alb, "DNSName"), "DNS name of the load balancer")
     add_output(
-        t, "LoadBalancerFullName", GetAtt(alb, "LoadBalancerFullName"),
+        t,
+        "LoadBalancerFullName",
+        GetAtt(alb, "LoadBalancerFullName"),
         "Full name of the load balancer (CloudWatch metric dimension)",
-    )  # fmt: skip
+    )
     add_output(
-        t, "LoadBalancerUrl", Join("", [f"{scheme}://", GetAtt(alb, "DNSName")]),
+        t,
+        "LoadBalancerUrl",
+        Join("", [f"{scheme}://", GetAtt(alb, "DNSName")]),
         "URL of the platform",
-    )  # fmt: skip
+    )
     return t

@@ -76,36 +76,52 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
 
     network = nested_stack(t, env, naming.NETWORK, template_hashes[naming.NETWORK])
     edge = nested_stack(
-        t, env, naming.EDGE, template_hashes[naming.EDGE],
-        {"VpcId": out(network, "VpcId"), "VpcCidr": out(network, "VpcCidr"),
-         "PublicSubnetIds": out(network, "PublicSubnetIds")},
-    )  # fmt: skip
+        t,
+        env,
+        naming.EDGE,
+        template_hashes[naming.EDGE],
+        {
+            "VpcId": out(network, "VpcId"),
+            "VpcCidr": out(network, "VpcCidr"),
+            "PublicSubnetIds": out(network, "PublicSubnetIds"),
+        },
+    )
     cluster = nested_stack(
-        t, env, naming.CLUSTER, template_hashes[naming.CLUSTER],
-        {"VpcId": out(network, "VpcId"), "VpcCidr": out(network, "VpcCidr")},
-    )  # fmt: skip
+        t,
+        env,
+        naming.CLUSTER,
+        template_hashes[naming.CLUSTER],
+        {
+            "VpcId": out(network, "VpcId"),
+            "VpcCidr": out(network, "VpcCidr"),
+            "LoadBalancerSecurityGroupId": out(edge, "LoadBalancerSecurityGroupId"),
+        },
+    )
     for service in env.services:
         tag = add_parameter(
-            t, naming.image_tag_parameter(service),
+            t,
+            naming.image_tag_parameter(service),
             f"Image tag of {service.name} (e.g. the git sha the CD pipeline pushed)",
             AllowedPattern=IMAGE_TAG_PATTERN,
             ConstraintDescription="an ECR image tag other than 'latest'",
-        )  # fmt: skip
+        )
         logical_id = naming.service_stack_id(service)
         nested_stack(
-            t, env, logical_id, template_hashes[logical_id],
+            t,
+            env,
+            logical_id,
+            template_hashes[logical_id],
             {
                 "ImageTag": Ref(tag),
                 "ClusterName": out(cluster, "ClusterName"),
                 "VpcId": out(network, "VpcId"),
                 "PrivateSubnetIds": out(network, "PrivateSubnetIds"),
                 "ServiceSecurityGroupId": out(cluster, "ServiceSecurityGroupId"),
-                "LoadBalancerSecurityGroupId": out(edge, "LoadBalancerSecurityGroupId"),
                 "ListenerArn": out(edge, "ListenerArn"),
                 "NamespaceId": out(cluster, "NamespaceId"),
             },
             service=service,
-        )  # fmt: skip
+        )
 
     for stack, name, description in (
         (edge, "LoadBalancerUrl", "URL of the platform"),

@@ -9,7 +9,6 @@ Builds, for one service of one environment:
 - the Fargate task definition: the image from the service's ECR repository at the tag given as
   a parameter (never `latest`), plain environment variables from config, secrets from Secrets
   Manager by name (never a value), the discovery URLs of the services it depends on, awslogs;
-- the security group rules that let the ALB and the other services reach this service's port;
 - the target group (`ip` targets, health check from config) and the listener rule (path
   patterns, priority from config);
 - the Cloud Map service (A record, TTL 10) and the ECS service (private subnets, no public IP,
@@ -21,7 +20,7 @@ Outputs: ServiceName, TargetGroupArn, LogGroupName, DiscoveryHost.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template, applicationautoscaling, ec2, ecs, iam, logs
+from troposphere import GetAtt, Ref, Sub, Template, applicationautoscaling, ecs, iam, logs
 from troposphere import elasticloadbalancingv2 as elb
 from troposphere import servicediscovery as sd
 
@@ -51,10 +50,12 @@ def build(env: Environment, service: Service) -> Template:
     t = new_template(env, f"service {service.name} (Fargate, ALB target, discovery, scaling)")
 
     add_parameter(
-        t, "ImageTag", f"Tag of the {service.repository} image to run (a git sha; never latest)",
+        t,
+        "ImageTag",
+        f"Tag of the {service.repository} image to run (a git sha; never latest)",
         AllowedPattern=IMAGE_TAG_PATTERN,
         ConstraintDescription="an ECR image tag other than 'latest'",
-    )  # fmt: skip
+    )
     cluster = add_parameter(t, "ClusterName", "Name of the ECS cluster")
     vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
     subnets = add_parameter(
@@ -64,13 +65,11 @@ def build(env: Environment, service: Service) -> Template:
         type_="List<AWS::EC2::Subnet::Id>",
     )
     service_sg = add_parameter(
-        t, "ServiceSecurityGroupId", "Security group of the services' tasks",
+        t,
+        "ServiceSecurityGroupId",
+        "Security group of the services' tasks",
         type_="AWS::EC2::SecurityGroup::Id",
-    )  # fmt: skip
-    alb_sg = add_parameter(
-        t, "LoadBalancerSecurityGroupId", "Security group of the load balancer",
-        type_="AWS::EC2::SecurityGroup::Id",
-    )  # fmt: skip
+    )
     listener = add_parameter(t, "ListenerArn", "Listener the service's rule is attached to")
     namespace = add_parameter(t, "NamespaceId", "Cloud Map namespace the service registers in")
 
@@ -94,13 +93,18 @@ def build(env: Environment, service: Service) -> Template:
             AssumeRolePolicyDocument=policies.ecs_tasks_trust(),
             ManagedPolicyArns=[policies.TASK_EXECUTION_MANAGED_POLICY],
             Policies=(
-                [iam.Policy(PolicyName="read-own-secrets",
-                            PolicyDocument=policies.read_secrets(secret_names))]
-                if secret_names else []
+                [
+                    iam.Policy(
+                        PolicyName="read-own-secrets",
+                        PolicyDocument=policies.read_secrets(secret_names),
+                    )
+                ]
+                if secret_names
+                else []
             ),
             Tags=tags,
         )
-    )  # fmt: skip
+    )
     task_role = t.add_resource(
         iam.Role(
             "TaskRole",
@@ -108,14 +112,20 @@ def build(env: Environment, service: Service) -> Template:
             Description=f"The {service.name} application ({env.name}): only what config grants",
             AssumeRolePolicyDocument=policies.ecs_tasks_trust(),
             Policies=(
-                [iam.Policy(PolicyName="application",
-                            PolicyDocument=policies.task_permissions(
-                                service.task_role_actions, service.task_role_resources))]
-                if service.task_role_actions else []
+                [
+                    iam.Policy(
+                        PolicyName="application",
+                        PolicyDocument=policies.task_permissions(
+                            service.task_role_actions, service.task_role_resources
+                        ),
+                    )
+                ]
+                if service.task_role_actions
+                else []
             ),
             Tags=tags,
         )
-    )  # fmt: skip
+    )
 
     container = ecs.ContainerDefinition(
         Name=service.name,
@@ -154,22 +164,6 @@ def build(env: Environment, service: Service) -> Template:
             Tags=tags,
         )
     )
-
-    # The port is open to the ALB and to the other tasks, nothing else.
-    t.add_resource(
-        ec2.SecurityGroupIngress(
-            "IngressFromLoadBalancer", GroupId=Ref(service_sg), IpProtocol="tcp",
-            FromPort=service.port, ToPort=service.port, SourceSecurityGroupId=Ref(alb_sg),
-            Description=f"{service.name} from the load balancer",
-        )
-    )  # fmt: skip
-    t.add_resource(
-        ec2.SecurityGroupIngress(
-            "IngressFromServices", GroupId=Ref(service_sg), IpProtocol="tcp",
-            FromPort=service.port, ToPort=service.port, SourceSecurityGroupId=Ref(service_sg),
-            Description=f"{service.name} from the other services",
-        )
-    )  # fmt: skip
 
     target_group = t.add_resource(
         elb.TargetGroup(
@@ -306,7 +300,9 @@ def build(env: Environment, service: Service) -> Template:
     add_output(t, "TargetGroupArn", Ref(target_group), "ARN of the service's target group")
     add_output(t, "LogGroupName", Ref(log_group), "Log group of the service's containers")
     add_output(
-        t, "DiscoveryHost", naming.discovery_host(env, service),
+        t,
+        "DiscoveryHost",
+        naming.discovery_host(env, service),
         "Host name other services reach this one by",
-    )  # fmt: skip
+    )
     return t
