@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from cfn import config as config_mod
+from cfn import summary
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -90,20 +91,6 @@ def _select_envs(platform: config_mod.Platform, names: tuple[str, ...]) -> list[
     return [n for n in known if n in names] if names else known
 
 
-def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    right = {i for i, h in enumerate(headers) if h in {"resources", "bytes", "findings"}}
-
-    def fmt(row: tuple[str, ...]) -> str:
-        cells = [
-            str(c).rjust(w) if i in right else str(c).ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
-
-    return "\n".join([fmt(headers), fmt(tuple("-" * w for w in widths)), *map(fmt, rows)])
-
-
 @click.command(
     "build-templates",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -124,6 +111,11 @@ def _table(rows: list[tuple[str, ...]], headers: tuple[str, ...]) -> str:
     "extra file. Writes nothing.",
 )
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint and the project's rules.")
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Lint every template again, ignoring (and not updating) the lint cache in .cache/lint.",
+)
 @click.option(
     "--config",
     "config_path",
@@ -164,6 +156,7 @@ def build_templates(
     envs: tuple[str, ...],
     check: bool,
     no_lint: bool,
+    no_cache: bool,
     config_path: Path | None,
     out_dir: Path | None,
     output_format: str,
@@ -199,21 +192,9 @@ def build_templates(
         changed = build.write(rendered, out)
         err(f"wrote {', '.join(changed)} to {out}" if changed else f"{out} already up to date")
 
-    findings = [] if no_lint else _lint(rendered, out)
-    per_file: dict[str, int] = {}
-    for f in findings:
-        per_file[f.path] = per_file.get(f.path, 0) + 1
-
+    findings = [] if no_lint else _lint(rendered, out, use_cache=not no_cache)
     label = _path_label(out)
-    rows = [
-        (
-            f"{label}/{r.path}",
-            str(r.resource_count),
-            str(r.size),
-            "-" if no_lint else str(per_file.get(f"{label}/{r.path}", 0)),
-        )
-        for r in rendered
-    ]
+    rows = [summary.Row(f"{label}/{r.path}", r.resource_count, r.size, r.sha256) for r in rendered]
     ok = not findings and not differences
     # The summary goes to stderr when stdout carries the findings in a CI format.
     summary_to_stderr = bool(lint_format and not lint_out)
@@ -227,48 +208,23 @@ def build_templates(
         else:
             click.echo(formatted)
     if output_format == "json":
-        click.echo(
-            json.dumps(
-                {
-                    "ok": ok,
-                    "templates": [
-                        {
-                            "path": f"{label}/{r.path}",
-                            "resources": r.resource_count,
-                            "bytes": r.size,
-                            "sha256": r.sha256,
-                            "findings": None if no_lint else per_file.get(f"{label}/{r.path}", 0),
-                        }
-                        for r in rendered
-                    ],
-                    "findings": [
-                        {
-                            "path": f.path,
-                            "line": f.line,
-                            "column": f.column,
-                            "rule": f.rule_id,
-                            "level": f.level,
-                            "message": f.message,
-                        }
-                        for f in findings
-                    ],
-                    "differences": [
-                        {"path": f"{label}/{d.path}", "kind": d.kind, "details": list(d.details)}
-                        for d in differences
-                    ],
-                },
-                indent=2,
-            )
-        )
+        diffs = [
+            {"path": f"{label}/{d.path}", "kind": d.kind, "details": list(d.details)}
+            for d in differences
+        ]
+        click.echo(summary.as_json(rows, findings, diffs, linted=not no_lint))
     else:
-        click.echo(
-            _table(rows, ("template", "resources", "bytes", "findings")), err=summary_to_stderr
-        )
+        click.echo(summary.as_text(rows, findings, linted=not no_lint), err=summary_to_stderr)
         if not lint_format:
             for f in findings:
                 click.echo(str(f))
         for d in differences:
             click.echo(f"{label}/{d}", err=summary_to_stderr)
+    if ok and out_dir is None and config_path is None and not no_cache:
+        # A clean build of the project's own tree: the next identical build can skip the work.
+        from cfn import fastbuild
+
+        fastbuild.remember(envs, no_lint, rows, findings)
     elapsed = time.perf_counter() - started
     if differences:
         err(
@@ -277,7 +233,7 @@ def build_templates(
         )
     if findings:
         err(f"{len(findings)} lint finding(s)")
-    err(f"{len(rendered)} template(s), {len(names)} environment(s), {elapsed:.2f} s")
+    err(summary.closing_line(len(rendered), len(names), elapsed))
     sys.exit(EXIT_OK if ok else EXIT_FINDINGS)
 
 
@@ -307,14 +263,18 @@ def _path_label(out: Path) -> str:
         return str(out)
 
 
-def _lint(rendered: list, out: Path) -> list:
+def _lint(rendered: list, out: Path, use_cache: bool) -> list:
     from cfn import lint
 
-    return lint.lint(rendered, base=_path_label(out))
+    cache_dir = lint.DEFAULT_CACHE_DIR if use_cache else None
+    return lint.lint(rendered, base=_path_label(out), cache_dir=cache_dir)
 
 
 def build_templates_main() -> None:
-    build_templates(prog_name="build-templates")
+    """`bin/build-templates`: a cached build answers at once; any other goes through click."""
+    from cfn import fastbuild
+
+    fastbuild.main()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,16 +1,26 @@
 """cfn-lint in-process over rendered templates, with the project's own rules appended.
 
-The rule set is loaded once per process and reused for every template (building it costs more
-than linting a template). cfn-lint is imported only when linting is asked for, so that
-`--no-lint` and `--check` stay fast.
+Speed, because the build runs on every save:
+- cfn-lint is imported only when a template must really be linted (`--no-lint`, `--check`
+  without lint, and a build whose every template is cached never import it);
+- its rule set is built once per process (building it costs more than linting a template) and
+  shared by every template, not rebuilt per template as `cfnlint.api.lint` does;
+- templates are linted in worker processes forked after the rules are loaded, when there are
+  enough of them to pay for the fork (on the 2-core machine here: 8 or more);
+- findings are cached per template under `.cache/lint/`, keyed by a hash of the template's
+  text, the cfn-lint version, the project rules' source, the region and the lint options; a
+  cached result is the same list of findings an uncached run gives.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +28,10 @@ if TYPE_CHECKING:
     from cfn.render import RenderedTemplate
 
 PROJECT_RULES_DIR = Path(__file__).with_name("rules")
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "lint"
+# Part of every cache key: change it when the way templates are linted changes.
+LINT_OPTIONS = {"append_rules": ["cfn/rules"], "include_checks": [], "ignore_checks": []}
+PARALLEL_MIN_TEMPLATES = 8
 _LEVELS = {"E": "error", "W": "warning", "I": "informational"}
 
 
@@ -30,7 +44,9 @@ class Finding:
     column: int
     rule_id: str
     message: str
-    # cfn-lint's own Match, for its formatters (SARIF, JUnit, ...).
+    line_end: int = 0
+    column_end: int = 0
+    # cfn-lint's own Match, for its formatters (SARIF, JUnit, ...); rebuilt when cached.
     match: Any = field(default=None, compare=False, repr=False, hash=False)
 
     @property
@@ -39,6 +55,9 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}:{self.column}: {self.rule_id} {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("match", "path")}
 
 
 @lru_cache(maxsize=1)
@@ -75,19 +94,136 @@ def to_finding(match: Any) -> Finding:
         column=match.columnnumber,
         rule_id=match.rule.id,
         message=match.message,
+        line_end=match.linenumberend,
+        column_end=match.columnnumberend,
         match=match,
     )
 
 
-def lint(templates: Sequence[RenderedTemplate], base: str = "templates") -> list[Finding]:
-    """Every finding on every template, sorted by file, line and rule."""
-    findings: list[Finding] = []
-    for t in templates:
-        findings += [to_finding(m) for m in lint_text(f"{base}/{t.path}", t.text, t.region)]
+# -- cache ------------------------------------------------------------------------------------
+
+
+@cache
+def _rules_source_hash() -> str:
+    h = hashlib.sha256()
+    for path in sorted(PROJECT_RULES_DIR.glob("*.py")):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def cache_key(text: str, region: str) -> str:
+    """Everything that decides a template's findings, hashed."""
+    from importlib import metadata
+
+    parts = {
+        "template": hashlib.sha256(text.encode()).hexdigest(),
+        "cfn_lint": metadata.version("cfn-lint"),
+        "rules": _rules_source_hash(),
+        "region": region,
+        "options": LINT_OPTIONS,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_read(cache_dir: Path, key: str) -> list[dict[str, Any]] | None:
+    try:
+        data = json.loads((cache_dir / key[:2] / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, list) else None
+
+
+def _cache_write(cache_dir: Path, key: str, findings: list[dict[str, Any]]) -> None:
+    directory = cache_dir / key[:2]
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{key}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(findings), encoding="utf-8")
+        os.replace(tmp, directory / f"{key}.json")
+    except OSError:
+        pass  # a cache that cannot be written only costs time next run
+
+
+# -- linting ----------------------------------------------------------------------------------
+
+
+def _lint_one(text: str, region: str) -> list[dict[str, Any]]:
+    return [to_finding(m).to_json() for m in lint_text("", text, region)]
+
+
+def _lint_chunk(items: list[tuple[int, str, str]]) -> list[tuple[int, list[dict[str, Any]]]]:
+    return [(i, _lint_one(text, region)) for i, text, region in items]
+
+
+def _lint_many(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list[dict[str, Any]]]:
+    _rules()  # load before forking: every worker inherits the rule set
+    if jobs <= 1 or len(items) < PARALLEL_MIN_TEMPLATES:
+        return dict(_lint_chunk(items))
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # Largest first, dealt round-robin: chunks of even cost.
+    ordered = sorted(items, key=lambda it: -len(it[1]))
+    chunks = [ordered[k::jobs] for k in range(jobs)]
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        return {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
+
+
+def default_jobs() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def lint(
+    templates: Sequence[RenderedTemplate],
+    base: str = "templates",
+    *,
+    cache_dir: Path | None = DEFAULT_CACHE_DIR,
+    jobs: int | None = None,
+) -> list[Finding]:
+    """Every finding on every template, sorted by file, line and rule.
+
+    `cache_dir=None` bypasses the cache (neither read nor written).
+    """
+    results: dict[int, list[dict[str, Any]]] = {}
+    keys: dict[int, str] = {}
+    todo: list[tuple[int, str, str]] = []
+    for i, t in enumerate(templates):
+        if cache_dir is not None:
+            keys[i] = cache_key(t.text, t.region)
+            cached = _cache_read(cache_dir, keys[i])
+            if cached is not None:
+                results[i] = cached
+                continue
+        todo.append((i, t.text, t.region))
+    if todo:
+        fresh = _lint_many(todo, jobs or default_jobs())
+        for i, found in fresh.items():
+            results[i] = found
+            if cache_dir is not None:
+                _cache_write(cache_dir, keys[i], found)
+    findings = [
+        Finding(path=f"{base}/{templates[i].path}", **f)
+        for i in range(len(templates))
+        for f in results[i]
+    ]
     return sorted(findings)
 
 
 FORMATS = ("text", "json", "sarif", "junit", "parseable")
+
+
+def _as_match(f: Finding) -> Any:
+    from cfnlint.rules import Match
+
+    return Match(
+        message=f.message,
+        rule=_rules()[f.rule_id],
+        filename=f.path,
+        linenumber=f.line,
+        columnnumber=f.column,
+        linenumberend=f.line_end or f.line,
+        columnnumberend=f.column_end or f.column,
+    )
 
 
 def format_findings(findings: Sequence[Finding], fmt: str) -> str:
@@ -101,5 +237,5 @@ def format_findings(findings: Sequence[Finding], fmt: str) -> str:
         "junit": formatters.JUnitFormatter,
         "parseable": formatters.ParseableFormatter,
     }[fmt]()
-    matches = [f.match for f in findings]
+    matches = [f.match if f.match is not None else _as_match(f) for f in findings]
     return formatter.print_matches(matches, _rules(), _config("us-east-1")) or ""
