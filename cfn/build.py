@@ -26,7 +26,7 @@ class Difference:
     """A file of `templates/` that is not what the code renders."""
 
     path: str
-    kind: str  # "differs", "missing" (the code renders it, the tree lacks it), "extra"
+    kind: str  # "differs", "missing" (the code renders it, the tree lacks it), "extra", "diagram"
     details: tuple[str, ...] = field(default=())
 
     def __str__(self) -> str:
@@ -34,6 +34,7 @@ class Difference:
             "differs": f"{self.path}: differs from what the code renders",
             "missing": f"{self.path}: missing (the code renders it)",
             "extra": f"{self.path}: extra (the code no longer renders it)",
+            "diagram": self.path,  # the problem, already phrased
         }[self.kind]
         if self.details:
             text += " (" + "; ".join(self.details) + ")"

@@ -112,6 +112,12 @@ def _select_envs(platform: config_mod.Platform, names: tuple[str, ...]) -> list[
 )
 @click.option("--no-lint", is_flag=True, help="Skip cfn-lint and the project's rules.")
 @click.option(
+    "--graph",
+    is_flag=True,
+    help="Also write each environment's architecture diagram to docs/architecture/ "
+    "(DOT, and SVG when Graphviz's dot is installed). With --check: check them only.",
+)
+@click.option(
     "--no-cache",
     is_flag=True,
     help="Lint every template again, ignoring (and not updating) the lint cache in .cache/lint.",
@@ -156,6 +162,7 @@ def build_templates(
     envs: tuple[str, ...],
     check: bool,
     no_lint: bool,
+    graph: bool,
     no_cache: bool,
     config_path: Path | None,
     out_dir: Path | None,
@@ -192,6 +199,8 @@ def build_templates(
         changed = build.write(rendered, out)
         err(f"wrote {', '.join(changed)} to {out}" if changed else f"{out} already up to date")
 
+    if out_dir is None:
+        differences += _diagrams(rendered, names, write=graph and not check, check=check)
     findings = [] if no_lint else _lint(rendered, out, use_cache=not no_cache)
     label = _path_label(out)
     rows = [summary.Row(f"{label}/{r.path}", r.resource_count, r.size, r.sha256) for r in rendered]
@@ -209,7 +218,7 @@ def build_templates(
             click.echo(formatted)
     if output_format == "json":
         diffs = [
-            {"path": f"{label}/{d.path}", "kind": d.kind, "details": list(d.details)}
+            {"path": _where(label, d), "kind": d.kind, "details": list(d.details)}
             for d in differences
         ]
         click.echo(summary.as_json(rows, findings, diffs, linted=not no_lint))
@@ -219,7 +228,7 @@ def build_templates(
             for f in findings:
                 click.echo(str(f))
         for d in differences:
-            click.echo(f"{label}/{d}", err=summary_to_stderr)
+            click.echo(str(d) if d.kind == "diagram" else f"{label}/{d}", err=summary_to_stderr)
     if ok and out_dir is None and config_path is None and not no_cache:
         # A clean build of the project's own tree: the next identical build can skip the work.
         from cfn import fastbuild
@@ -237,6 +246,35 @@ def build_templates(
     sys.exit(EXIT_OK if ok else EXIT_FINDINGS)
 
 
+def _where(label: str, d: Any) -> str:
+    return d.path if d.kind == "diagram" else f"{label}/{d.path}"
+
+
+def _diagrams(rendered: list, names: list[str], write: bool, check: bool) -> list:
+    """Write or check the committed architecture diagrams; return what is out of date."""
+    from cfn import build, graph
+
+    docs = build.PROJECT_ROOT / "docs" / "architecture"
+    problems = []
+    for name in names:
+        if not write and not (check and (docs / f"{name}.dot").exists()):
+            continue
+        dot = graph.to_dot(name, [r for r in rendered if r.env == name])
+        if write:
+            _write_file(docs / f"{name}.dot", dot)
+            svg = graph.to_svg(dot)
+            if svg is None:
+                err(
+                    "Graphviz's dot is not installed: wrote the DOT only (apt-get install graphviz)"
+                )
+            else:
+                _write_file(docs / f"{name}.svg", svg)
+            err(f"diagram of {name} written to {docs}")
+        else:
+            problems += [build.Difference(p, "diagram") for p in graph.check(docs, name, dot)]
+    return problems
+
+
 def _write_file(path: Path, text: str) -> None:
     """Write via a temporary file and rename: readers never see half a file."""
     import os
@@ -247,6 +285,7 @@ def _write_file(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; these are shared artifacts
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

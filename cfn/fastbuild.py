@@ -29,6 +29,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 RECORD_DIR = PROJECT_ROOT / ".cache" / "build"
+DOCS_DIR = PROJECT_ROOT / "docs" / "architecture"
 CONFIG_PATH = PACKAGE_DIR / "insightxi.toml"
 DEPENDENCIES = ("troposphere", "awacs", "cfnlint")
 
@@ -75,6 +76,7 @@ def remember(
     record = {
         "rows": [[r.path, r.resources, r.size, r.sha256] for r in rows],
         "findings": [[f.path, f.line, f.column, f.rule_id, f.message] for f in findings],
+        "diagrams": _diagram_hashes({r.path.split("/")[1] for r in rows}),
     }
     try:
         RECORD_DIR.mkdir(parents=True, exist_ok=True)
@@ -84,6 +86,15 @@ def remember(
         os.replace(tmp, RECORD_DIR / f"{key}.json")
     except OSError:
         pass  # no record: the next build takes the full path
+
+
+def _diagram_hashes(envs: set[str]) -> dict[str, str]:
+    """The committed diagrams of these environments (checked by --check), by hash."""
+    out = {}
+    for env in sorted(envs):
+        for path in sorted(DOCS_DIR.glob(f"{env}.*")):
+            out[str(path.relative_to(PROJECT_ROOT))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
 
 
 def _parse(argv: list[str]) -> tuple[list[str], bool, bool, str] | None:
@@ -141,9 +152,10 @@ def try_cached(argv: list[str]) -> int | None:
         record = json.loads((RECORD_DIR / f"{key}.json").read_text(encoding="utf-8"))
         rows = record["rows"]
         findings = [CachedFinding(*f) for f in record["findings"]]
+        diagrams = record["diagrams"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _tree_matches(rows):
+    if not _tree_matches(rows) or _diagram_hashes({r[0].split("/")[1] for r in rows}) != diagrams:
         return None
     summary_rows = [Row(*r) for r in rows]
     if output == "json":
