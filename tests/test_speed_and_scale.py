@@ -100,7 +100,9 @@ def project_copy(tmp_path, monkeypatch):
     """fastbuild pointed at a copy of templates/ and its own record directory."""
     root = tmp_path / "project"
     shutil.copytree(TEMPLATES, root / "templates")
+    shutil.copytree(PROJECT_ROOT / "docs", root / "docs")
     monkeypatch.setattr(fastbuild, "PROJECT_ROOT", root)
+    monkeypatch.setattr(fastbuild, "DOCS_DIR", root / "docs" / "architecture")
     monkeypatch.setattr(fastbuild, "TEMPLATES_DIR", root / "templates")
     monkeypatch.setattr(fastbuild, "RECORD_DIR", root / ".cache" / "build")
     return root
@@ -149,6 +151,9 @@ def test_cached_rebuild_is_invalidated_by_an_edited_template_or_input(
     assert _cached([])[0] is None
     (project_copy / "templates" / "dev" / "extra.json").unlink()
     assert _cached([])[0] == 0
+    diagram = project_copy / "docs" / "architecture" / "prod.dot"
+    diagram.write_text(diagram.read_text() + "\n")  # --check must look at it again
+    assert _cached(["--check"])[0] is None
     monkeypatch.setattr(fastbuild, "CONFIG_PATH", PROJECT_ROOT / "README.md")  # other bytes
     assert _cached([])[0] is None
 
