@@ -535,8 +535,6 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
             f"{plan_file} is a plan for {planned['environment']}, not {ctx.env.name}",
             f"use --env {planned['environment']} or the right plan file",
         )
-    if ctx.region != planned["region"]:
-        ctx.region = planned["region"]
     execute_mod.check_still_valid(ctx.clients, planned)
     if ctx.env.protected and not yes:
         if not sys.stdin.isatty():

@@ -162,9 +162,11 @@ def _lint_many(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list[d
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Largest first, dealt round-robin: chunks of even cost.
+    # Largest first, dealt round-robin into a few chunks per worker: even cost, and a worker
+    # that finishes early takes the next chunk.
     ordered = sorted(items, key=lambda it: -len(it[1]))
-    chunks = [ordered[k::jobs] for k in range(jobs)]
+    n_chunks = min(len(ordered), jobs * 4)
+    chunks = [ordered[k::n_chunks] for k in range(n_chunks)]
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
         return {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
 

@@ -481,3 +481,31 @@ def test_access_denied_and_expired_tokens_are_one_line(cfn):
     expired = ClientError({"Error": {"Code": "ExpiredToken", "Message": "x"}}, "DescribeStacks")
     assert "expired" in str(explain(expired))
     assert explain(ValueError("not AWS")) is None
+
+
+def test_ctrl_c_stops_following_not_the_deployment(cfn):
+    from cfn.deploy import execute
+    from cfn.deploy.aws import Clients
+    from cfn.deploy.errors import FollowInterrupted
+
+    before = [
+        _event("insightxi-prod", "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", event_id="old")
+    ]
+    cfn.stubber.add_response(
+        "describe_stack_events", {"StackEvents": before}, {"StackName": STACK_ID}
+    )
+    cfn.stubber.add_response("execute_change_set", {}, {"ChangeSetName": ROOT_CS})
+    during = [_event("Network", "AWS::CloudFormation::Stack", "UPDATE_IN_PROGRESS"), *before]
+    cfn.stubber.add_response(
+        "describe_stack_events", {"StackEvents": during}, {"StackName": STACK_ID}
+    )
+
+    def interrupted(event):
+        raise KeyboardInterrupt
+
+    clients = Clients(cloudformation=cfn, s3=None, secretsmanager=None, sts=None, region=REGION)
+    plan = {"environment": "prod", "stack_id": STACK_ID, "change_set_id": ROOT_CS}
+    with pytest.raises(FollowInterrupted) as info:
+        execute.run(clients, plan, on_event=interrupted, sleep=lambda s: None)
+    assert "the deployment goes on in CloudFormation" in str(info.value)
+    assert "bin/deploy status --env prod" in str(info.value)

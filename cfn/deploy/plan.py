@@ -181,8 +181,9 @@ def run(
         return PlanResult(None, None, uploaded)
 
     tree = changesets.describe_tree(clients.cloudformation, desc["ChangeSetId"])
-    # Moto and AWS both name the type on the change set; keep ours when one does not.
+    # DescribeChangeSet does not say whether the change set creates or updates: we know.
     tree.description.setdefault("ChangeSetType", state.change_set_type)
+    result = review.from_described(tree, clients.region, plan_file=str(plan_path or ""))
     plan = {
         "version": PLAN_VERSION,
         "environment": env.name,
@@ -199,14 +200,9 @@ def run(
         "artifacts_bucket": bucket,
         "templates": {a.filename: {"key": a.key, "sha256": a.sha256} for a in uploaded},
         "parameters": record,
+        "change_count": len(result.changes),
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    written = ""
-    if plan_path is not None:
-        write_plan(plan_path, plan)
-        written = str(plan_path)
-    result = review.from_described(tree, clients.region, plan_file=written)
-    plan["change_count"] = len(result.changes)
     if plan_path is not None:
         write_plan(plan_path, plan)
     return PlanResult(result, plan, uploaded)
