@@ -27,6 +27,17 @@ _CREATE_AGAIN = {"REVIEW_IN_PROGRESS"}
 _BROKEN = {"DELETE_FAILED", "UPDATE_ROLLBACK_FAILED", "IMPORT_ROLLBACK_FAILED", "UPDATE_FAILED"}
 
 
+def pages(call: Callable[..., dict[str, Any]], **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every page of a CloudFormation listing that pages with NextToken."""
+    token = None
+    while True:
+        page = call(**kwargs, **({"NextToken": token} if token else {}))
+        yield page
+        token = page.get("NextToken")
+        if not token:
+            return
+
+
 class NoChanges(Exception):
     """The change set would change nothing."""
 
@@ -173,19 +184,11 @@ def create_change_set(
 
 def describe_all(cfn: Any, change_set_id: str) -> dict[str, Any]:
     """The change set with every page of changes, property values included."""
-    pages: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"ChangeSetName": change_set_id, "IncludePropertyValues": True}
-        if token:
-            kwargs["NextToken"] = token
-        page = cfn.describe_change_set(**kwargs)
-        pages.append(page)
-        token = page.get("NextToken")
-        if not token:
-            break
-    first = dict(pages[0])
-    first["Changes"] = [c for p in pages for c in p.get("Changes", [])]
+    all_pages = list(
+        pages(cfn.describe_change_set, ChangeSetName=change_set_id, IncludePropertyValues=True)
+    )
+    first = dict(all_pages[0])
+    first["Changes"] = [c for p in all_pages for c in p.get("Changes", [])]
     first.pop("NextToken", None)
     return first
 
@@ -239,18 +242,10 @@ class Event:
 
 
 def _events(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
-    """All events of a stack, newest first (one paginated listing)."""
-    out: list[dict[str, Any]] = []
-    token = None
-    while True:
-        kwargs = {"StackName": stack_id}
-        if token:
-            kwargs["NextToken"] = token
-        page = cfn.describe_stack_events(**kwargs)
-        out.extend(page.get("StackEvents", []))
-        token = page.get("NextToken")
-        if not token:
-            return out
+    """All events of a stack, newest first."""
+    return [
+        e for p in pages(cfn.describe_stack_events, StackName=stack_id) for e in p["StackEvents"]
+    ]
 
 
 def _final(status: str) -> bool:

@@ -29,26 +29,17 @@ def run(cfn: Any, env: Environment) -> Status:
     state = changesets.stack_state(cfn, stack)
     if not state.exists:
         return Status(stack, exists=False)
-    pending = []
-    token = None
-    while True:
-        kwargs = {"StackName": stack}
-        if token:
-            kwargs["NextToken"] = token
-        page = cfn.list_change_sets(**kwargs)
-        for s in page.get("Summaries", []):
-            if s.get("ExecutionStatus") == "AVAILABLE":
-                pending.append(
-                    {
-                        "name": s.get("ChangeSetName", ""),
-                        "id": s.get("ChangeSetId", ""),
-                        "created": str(s.get("CreationTime", "")),
-                        "description": s.get("Description", "") or "",
-                    }
-                )
-        token = page.get("NextToken")
-        if not token:
-            break
+    pending = [
+        {
+            "name": s.get("ChangeSetName", ""),
+            "id": s.get("ChangeSetId", ""),
+            "created": str(s.get("CreationTime", "")),
+            "description": s.get("Description", "") or "",
+        }
+        for page in changesets.pages(cfn.list_change_sets, StackName=stack)
+        for s in page.get("Summaries", [])
+        if s.get("ExecutionStatus") == "AVAILABLE"
+    ]
     return Status(
         stack=stack,
         exists=True,
