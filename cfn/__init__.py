@@ -1,1 +1,24 @@
 """InsightXI platform infrastructure: CloudFormation templates built with troposphere and awacs."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+# Third-party packages the commands need; a missing one gets a message, not a traceback.
+DEPENDENCIES = {"troposphere", "awacs", "cfnlint", "boto3", "botocore", "click", "moto", "yaml"}
+
+
+def run_entry(module: str, function: str) -> None:
+    """Run `module.function()` for a bin/ script; say how to install what is missing."""
+    try:
+        getattr(importlib.import_module(module), function)()
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in DEPENDENCIES:
+            raise
+        root = Path(__file__).resolve().parent.parent
+        sys.exit(
+            f"error: the Python package {exc.name!r} is not installed for {sys.executable}\n"
+            f"  install the project first: cd {root} && python -m pip install -e '.[test]'"
+        )
