@@ -106,13 +106,13 @@ def _parameters(
         else:
             missing.append(service.name)
     if missing:
-        first = (
+        why = (
             "the stack does not exist yet"
             if state.change_set_type == "CREATE"
-            else ("these services are new in the stack")
+            else "these services are new in the stack"
         )
         raise DeployError(
-            f"an image tag is required for {', '.join(missing)}: {first}",
+            f"an image tag is required for {', '.join(missing)}: {why}",
             "add --image-tag " + " --image-tag ".join(f"{m}=<git sha>" for m in missing),
         )
     return params, record
