@@ -356,6 +356,16 @@ def _event(logical, rtype, status, reason="", stack="insightxi-prod", event_id=N
     }
 
 
+def _stub_stack_status(cfn, status):
+    stack = {
+        "StackName": "insightxi-prod",
+        "StackId": STACK_ID,
+        "CreationTime": NOW,
+        "StackStatus": status,
+    }
+    cfn.stubber.add_response("describe_stacks", {"Stacks": [stack]}, {"StackName": STACK_ID})
+
+
 def test_following_a_failed_update_names_each_failed_resource_and_why(cfn):
     root_events = [  # newest first, as AWS returns them
         _event("insightxi-prod", "AWS::CloudFormation::Stack", "UPDATE_ROLLBACK_COMPLETE"),
@@ -383,20 +393,7 @@ def test_following_a_failed_update_names_each_failed_resource_and_why(cfn):
     cfn.stubber.add_response(
         "describe_stack_events", {"StackEvents": root_events}, {"StackName": STACK_ID}
     )
-    cfn.stubber.add_response(
-        "describe_stacks",
-        {
-            "Stacks": [
-                {
-                    "StackName": "insightxi-prod",
-                    "StackId": STACK_ID,
-                    "CreationTime": NOW,
-                    "StackStatus": "UPDATE_ROLLBACK_IN_PROGRESS",
-                }
-            ]
-        },
-        {"StackName": STACK_ID},
-    )
+    _stub_stack_status(cfn, "UPDATE_ROLLBACK_IN_PROGRESS")
     # Second round: the nested stack found in the first round is followed too.
     cfn.stubber.add_response(
         "describe_stack_events", {"StackEvents": root_events}, {"StackName": STACK_ID}
@@ -404,20 +401,7 @@ def test_following_a_failed_update_names_each_failed_resource_and_why(cfn):
     cfn.stubber.add_response(
         "describe_stack_events", {"StackEvents": nested_events}, {"StackName": NESTED_STACK}
     )
-    cfn.stubber.add_response(
-        "describe_stacks",
-        {
-            "Stacks": [
-                {
-                    "StackName": "insightxi-prod",
-                    "StackId": STACK_ID,
-                    "CreationTime": NOW,
-                    "StackStatus": "UPDATE_ROLLBACK_COMPLETE",
-                }
-            ]
-        },
-        {"StackName": STACK_ID},
-    )
+    _stub_stack_status(cfn, "UPDATE_ROLLBACK_COMPLETE")
     seen = []
     with pytest.raises(DeploymentFailed) as info:
         changesets.follow(
