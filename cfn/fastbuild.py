@@ -12,6 +12,7 @@ input) takes the full path.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
+from cfn.fsutil import atomic_write
 from cfn.summary import Row, as_json, as_text, closing_line
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -78,14 +80,9 @@ def remember(
         "findings": [[f.path, f.line, f.column, f.rule_id, f.message] for f in findings],
         "diagrams": _diagram_hashes({r.path.split("/")[1] for r in rows}),
     }
-    try:
-        RECORD_DIR.mkdir(parents=True, exist_ok=True)
-        key = inputs_key(envs, no_lint)
-        tmp = RECORD_DIR / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, RECORD_DIR / f"{key}.json")
-    except OSError:
-        pass  # no record: the next build takes the full path
+    # No record only means the next build takes the full path.
+    with contextlib.suppress(OSError):
+        atomic_write(RECORD_DIR / f"{inputs_key(envs, no_lint)}.json", json.dumps(record))
 
 
 def _diagram_hashes(envs: set[str]) -> dict[str, str]:
@@ -178,7 +175,7 @@ def main(slow: Callable[[], None] | None = None) -> None:
     if code is not None:
         sys.exit(code)
     if slow is None:
-        from cfn.cli import build_templates
+        from cfn.cli.build import build_templates
 
         def slow() -> None:
             build_templates(prog_name="build-templates")

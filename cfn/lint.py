@@ -14,6 +14,7 @@ Speed, because the build runs on every save:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -134,14 +135,11 @@ def _cache_read(cache_dir: Path, key: str) -> list[dict[str, Any]] | None:
 
 
 def _cache_write(cache_dir: Path, key: str, findings: list[dict[str, Any]]) -> None:
-    directory = cache_dir / key[:2]
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = directory / f".{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(findings), encoding="utf-8")
-        os.replace(tmp, directory / f"{key}.json")
-    except OSError:
-        pass  # a cache that cannot be written only costs time next run
+    from cfn.fsutil import atomic_write
+
+    # A cache that cannot be written only costs time next run.
+    with contextlib.suppress(OSError):
+        atomic_write(cache_dir / key[:2] / f"{key}.json", json.dumps(findings))
 
 
 # -- linting ----------------------------------------------------------------------------------

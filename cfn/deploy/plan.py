@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +25,7 @@ from cfn.config import Environment
 from cfn.deploy import artifacts, bootstrap, changesets, review
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import DeployError, MissingSecrets
+from cfn.fsutil import atomic_write
 from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 PLAN_VERSION = 1
@@ -209,16 +208,7 @@ def run(
 
 
 def write_plan(path: Path, plan: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(plan, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    atomic_write(path, json.dumps(plan, indent=2, sort_keys=True) + "\n")
 
 
 def read_plan(path: Path) -> dict[str, Any]:

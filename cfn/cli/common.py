@@ -1,0 +1,70 @@
+"""What every command group shares: exit codes, the error-to-message mapping, stderr output.
+
+Commands are thin: they parse options, call one function of the package, print the result
+(results to stdout, progress and errors to stderr) and choose the exit code. Known errors become
+a one-line message and an exit code through `handle_errors`, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from cfn import config as config_mod
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_CHANGES = 2  # deploy plan: a change set is waiting for review
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
+    """Map the package's known errors to a message on stderr and an exit code.
+
+    Known: an invalid configuration (`config_exit`), a deploy error and the AWS errors users
+    meet (1). Anything else is a bug and keeps its traceback.
+    """
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from cfn.deploy.errors import DeployError
+
+            try:
+                return fn(*args, **kwargs)
+            except config_mod.ConfigError as exc:
+                err(f"error: invalid configuration: {exc}")
+                err("fix the configuration file and run again")
+                sys.exit(config_exit)
+            except DeployError as exc:
+                err(f"error: {exc}")
+                sys.exit(EXIT_ERROR)
+            except Exception as exc:
+                explained = _explain_aws(exc)
+                if explained is None:
+                    raise
+                err(f"error: {explained}")
+                sys.exit(EXIT_ERROR)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _explain_aws(exc: BaseException) -> Any:
+    if "botocore" not in sys.modules:  # not an AWS error: botocore was never imported
+        return None
+    from cfn.deploy.aws import explain
+
+    return explain(exc)

@@ -1,0 +1,283 @@
+"""`deploy`: bootstrap, plan, execute and status of an environment through reviewed change sets.
+
+Thin: parse the options, call one function of `cfn.deploy`, print its result, choose the exit
+code. Usage errors exit 1 here, because 2 means "a change set is waiting for review".
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cfn import config as config_mod
+from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
+from cfn.fsutil import atomic_write
+
+
+class DeployContext:
+    """What every deploy command shares: the environment and, made on first use, the clients."""
+
+    def __init__(
+        self,
+        env_name: str,
+        region: str | None,
+        profile: str | None,
+        endpoint_url: str | None,
+        output: str,
+        config_path: Path | None,
+    ) -> None:
+        platform = config_mod.load(config_path)
+        if env_name not in platform.environments:
+            raise click.BadParameter(
+                f"unknown environment {env_name!r}; known: {', '.join(platform.environments)}",
+                param_hint="'--env'",
+            )
+        self.env = platform.env(env_name)
+        self.region = region or self.env.region
+        self.profile = profile
+        self.endpoint_url = endpoint_url
+        self.output = output
+        self._clients: Any = None
+
+    @property
+    def clients(self) -> Any:
+        if self._clients is None:
+            from cfn.deploy.aws import make_clients
+
+            self._clients = make_clients(self.region, self.profile, self.endpoint_url)
+        return self._clients
+
+    def emit(self, text: str, data: dict[str, Any]) -> None:
+        """The result: text for people or JSON for machines, on stdout."""
+        click.echo(json.dumps(data, indent=2, default=str) if self.output == "json" else text)
+
+
+def deploy_options(fn: F) -> F:
+    """The options every deploy command takes."""
+    options = [
+        click.option(
+            "--env",
+            "env_name",
+            required=True,
+            metavar="NAME",
+            help="Environment (dev, staging, prod).",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            help="AWS region. Default: the environment's, from the config.",
+        ),
+        click.option("--profile", default=None, help="AWS profile (else the usual chain)."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            metavar="URL",
+            help="Send every AWS call here (an emulator, e.g. http://localhost:5000).",
+        ),
+        click.option(
+            "--output",
+            "output",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="Result format on stdout.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Configuration file. Default: cfn/insightxi.toml.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _progress_printer(total: int | None = None) -> Callable[[Any], None]:
+    done: set[str] = set()
+
+    def on_event(event: Any) -> None:
+        if (
+            event.status.endswith("_COMPLETE")
+            and event.resource_type != "AWS::CloudFormation::Stack"
+        ):
+            done.add(f"{event.stack_name}/{event.logical_id}")
+        counter = f"[{len(done)}/{total}] " if total else ""
+        err(f"{counter}{event.line()}")
+
+    return on_event
+
+
+@click.group(
+    "deploy",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Every command takes --env, --region, --profile, --endpoint-url and --output.",
+)
+def deploy() -> None:
+    """Deploy an environment through a reviewed CloudFormation change set.
+
+    \b
+    bootstrap  create or update the artifacts bucket (once per environment)
+    plan       upload the templates, create the change set, print the review
+    execute    execute exactly the reviewed change set and follow it
+    status     the stack's status, outputs and waiting change sets
+    """
+
+
+@deploy.command()
+@deploy_options
+@handle_errors(config_exit=EXIT_ERROR)
+def bootstrap(**kw: Any) -> None:
+    """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket."""
+    from cfn.deploy import bootstrap as bootstrap_mod
+
+    ctx = DeployContext(**kw)
+    result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=_progress_printer())
+    what = "created or updated" if result.changed else "no changes"
+    ctx.emit(
+        f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}",
+        {
+            "stack": result.stack,
+            "bucket": result.bucket,
+            "changed": result.changed,
+            "status": result.status,
+        },
+    )
+
+
+@deploy.command()
+@deploy_options
+@click.option(
+    "--image-tag",
+    "image_tags",
+    multiple=True,
+    metavar="SERVICE=TAG",
+    help="Image tag of a service (repeatable). Required for every service on the "
+    "first deploy; on later ones, services not named keep their tag.",
+)
+@click.option(
+    "--plan-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Plan file for execute. Default: plans/<stack>.json",
+)
+@click.option(
+    "--summary-md",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the review as Markdown (for a pull request).",
+)
+@handle_errors(config_exit=EXIT_ERROR)
+def plan(
+    image_tags: tuple[str, ...], plan_out: Path | None, summary_md: Path | None, **kw: Any
+) -> None:
+    """Upload the templates, create one change set for the environment and print its review.
+
+    Exit status: 0 no changes, 2 a change set is ready for review, 1 error.
+    """
+    from cfn import build, naming
+    from cfn.deploy import plan as plan_mod
+    from cfn.deploy import review
+
+    ctx = DeployContext(**kw)
+    tags = plan_mod.parse_image_tags(ctx.env, image_tags)
+    plan_path = plan_out or Path("plans") / f"{naming.root_stack(ctx.env)}.json"
+    result = plan_mod.run(
+        ctx.clients,
+        ctx.env,
+        image_tags=tags,
+        templates_dir=build.TEMPLATES_DIR,
+        plan_path=plan_path,
+        progress=err,
+    )
+    if result.review is None:
+        ctx.emit(
+            f"no changes: {naming.root_stack(ctx.env)} already matches the templates",
+            {"changes": None, "no_changes": True},
+        )
+        if summary_md:
+            atomic_write(summary_md, f"No changes for `{naming.root_stack(ctx.env)}`.\n")
+        sys.exit(EXIT_OK)
+    if summary_md:
+        atomic_write(summary_md, review.to_markdown(result.review))
+        err(f"review written to {summary_md}")
+    ctx.emit(review.to_text(result.review), {"no_changes": False, **result.review.to_dict()})
+    sys.exit(EXIT_CHANGES)
+
+
+@deploy.command()
+@deploy_options
+@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (protected environments).")
+@handle_errors(config_exit=EXIT_ERROR)
+def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
+    """Execute exactly the change set PLAN_FILE describes, and follow it until it settles.
+
+    Ctrl-C stops following, not the deployment.
+    """
+    from cfn.deploy import execute as execute_mod
+    from cfn.deploy import plan as plan_mod
+    from cfn.deploy.errors import DeployError
+
+    ctx = DeployContext(**kw)
+    planned = plan_mod.read_plan(plan_file)
+    if planned["environment"] != ctx.env.name:
+        raise DeployError(
+            f"{plan_file} is a plan for {planned['environment']}, not {ctx.env.name}",
+            f"use --env {planned['environment']} or the right plan file",
+        )
+    execute_mod.check_still_valid(ctx.clients, planned)
+    if ctx.env.protected and not yes:
+        if not sys.stdin.isatty():
+            raise DeployError(
+                f"{ctx.env.name} is protected and there is no terminal to confirm in",
+                "run it in a terminal, or pass --yes once the review is approved",
+            )
+        if not click.confirm(
+            f"Execute change set {planned['change_set_name']} "
+            f"({planned.get('change_count', '?')} changes) on {planned['stack']} in account "
+            f"{planned['account']}?",
+            err=True,
+        ):
+            err("not executed")
+            sys.exit(EXIT_ERROR)
+    err(f"executing {planned['change_set_name']} on {planned['stack']}")
+    final = execute_mod.run(
+        ctx.clients, planned, on_event=_progress_printer(planned.get("change_count"))
+    )
+    ctx.emit(f"{planned['stack']}: {final}", {"stack": planned["stack"], "status": final})
+
+
+@deploy.command()
+@deploy_options
+@handle_errors(config_exit=EXIT_ERROR)
+def status(**kw: Any) -> None:
+    """The root stack's status and last update, its outputs (the URL) and waiting change sets."""
+    from cfn.deploy import status as status_mod
+
+    ctx = DeployContext(**kw)
+    result = status_mod.run(ctx.clients.cloudformation, ctx.env)
+    ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
+    sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+
+
+def deploy_main() -> None:
+    """Run `deploy`; usage errors exit 1 here, because 2 means "changes to review"."""
+    try:
+        deploy.main(prog_name="deploy", standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.Abort:
+        err("aborted")
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
