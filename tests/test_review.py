@@ -424,6 +424,30 @@ def test_following_a_failed_update_names_each_failed_resource_and_why(cfn):
     ]
 
 
+def _plan(**fields):
+    """A prod plan file's content, with the fields a test cares about."""
+    from cfn.deploy import planfile
+
+    base = {
+        "environment": "prod",
+        "account": ACCOUNT,
+        "region": REGION,
+        "stack": "insightxi-prod",
+        "stack_id": STACK_ID,
+        "change_set_id": ROOT_CS,
+        "change_set_name": "cs",
+        "change_set_type": "UPDATE",
+        "stack_status": "UPDATE_COMPLETE",
+        "stack_last_updated": None,
+        "artifacts_bucket": "bucket",
+        "templates": {},
+        "parameters": {},
+        "change_count": 1,
+        "created_at": "2026-11-26T12:00:00Z",
+    }
+    return planfile.Plan(**{**base, **fields})
+
+
 def test_check_still_valid_refuses_an_executed_or_failed_change_set(cfn):
     from cfn.deploy import execute
     from cfn.deploy.aws import Clients
@@ -441,14 +465,11 @@ def test_check_still_valid_refuses_an_executed_or_failed_change_set(cfn):
             {"ChangeSetName": ROOT_CS},
         )
         clients = Clients(cloudformation=cfn, s3=None, secretsmanager=None, sts=sts, region=REGION)
-        plan = {
-            "environment": "prod",
-            "account": ACCOUNT,
-            "region": REGION,
-            "stack": "insightxi-prod",
-            "change_set_id": ROOT_CS,
-            "change_set_name": "insightxi-prod-20261126-120000-abc",
-        }
+        plan = _plan(
+            account=ACCOUNT,
+            change_set_id=ROOT_CS,
+            change_set_name="insightxi-prod-20261126-120000-abc",
+        )
         with pytest.raises(StalePlan, match="execution status EXECUTE_COMPLETE"):
             execute.check_still_valid(clients, plan)
 
@@ -488,7 +509,7 @@ def test_ctrl_c_stops_following_not_the_deployment(cfn):
         raise KeyboardInterrupt
 
     clients = Clients(cloudformation=cfn, s3=None, secretsmanager=None, sts=None, region=REGION)
-    plan = {"environment": "prod", "stack_id": STACK_ID, "change_set_id": ROOT_CS}
+    plan = _plan(stack_id=STACK_ID, change_set_id=ROOT_CS)
     with pytest.raises(FollowInterrupted) as info:
         execute.run(clients, plan, on_event=interrupted, sleep=lambda s: None)
     assert "the deployment goes on in CloudFormation" in str(info.value)

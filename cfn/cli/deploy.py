@@ -223,15 +223,15 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
     Ctrl-C stops following, not the deployment.
     """
     from cfn.deploy import execute as execute_mod
-    from cfn.deploy import plan as plan_mod
+    from cfn.deploy import planfile
     from cfn.deploy.errors import DeployError
 
     ctx = DeployContext(**kw)
-    planned = plan_mod.read_plan(plan_file)
-    if planned["environment"] != ctx.env.name:
+    planned = planfile.read(plan_file)
+    if planned.environment != ctx.env.name:
         raise DeployError(
-            f"{plan_file} is a plan for {planned['environment']}, not {ctx.env.name}",
-            f"use --env {planned['environment']} or the right plan file",
+            f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
+            f"use --env {planned.environment} or the right plan file",
         )
     execute_mod.check_still_valid(ctx.clients, planned)
     if ctx.env.protected and not yes:
@@ -241,18 +241,16 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
                 "run it in a terminal, or pass --yes once the review is approved",
             )
         if not click.confirm(
-            f"Execute change set {planned['change_set_name']} "
-            f"({planned.get('change_count', '?')} changes) on {planned['stack']} in account "
-            f"{planned['account']}?",
+            f"Execute change set {planned.change_set_name} "
+            f"({planned.change_count} changes) on {planned.stack} in account "
+            f"{planned.account}?",
             err=True,
         ):
             err("not executed")
             sys.exit(EXIT_ERROR)
-    err(f"executing {planned['change_set_name']} on {planned['stack']}")
-    final = execute_mod.run(
-        ctx.clients, planned, on_event=_progress_printer(planned.get("change_count"))
-    )
-    ctx.emit(f"{planned['stack']}: {final}", {"stack": planned["stack"], "status": final})
+    err(f"executing {planned.change_set_name} on {planned.stack}")
+    final = execute_mod.run(ctx.clients, planned, on_event=_progress_printer(planned.change_count))
+    ctx.emit(f"{planned.stack}: {final}", {"stack": planned.stack, "status": final})
 
 
 @deploy.command()

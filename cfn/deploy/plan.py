@@ -22,13 +22,11 @@ from typing import Any
 
 from cfn import build, naming, render
 from cfn.config import Environment
-from cfn.deploy import artifacts, bootstrap, changesets, review
+from cfn.deploy import artifacts, bootstrap, changesets, planfile, review
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import DeployError, MissingSecrets
-from cfn.fsutil import atomic_write
 from cfn.stacks.service import IMAGE_TAG_PATTERN
 
-PLAN_VERSION = 1
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 
 
@@ -37,7 +35,7 @@ class PlanResult:
     """`review` is None when there is nothing to change."""
 
     review: review.Review | None
-    plan: dict[str, Any] | None
+    plan: planfile.Plan | None
     uploaded: list[artifacts.Artifact]
 
 
@@ -183,45 +181,25 @@ def run(
     # DescribeChangeSet does not say whether the change set creates or updates: we know.
     tree.description.setdefault("ChangeSetType", state.change_set_type)
     result = review.from_described(tree, clients.region, plan_file=str(plan_path or ""))
-    plan = {
-        "version": PLAN_VERSION,
-        "environment": env.name,
-        "account": account,
-        "region": clients.region,
-        "stack": stack,
-        "stack_id": desc["StackId"],
-        "change_set_id": desc["ChangeSetId"],
-        "change_set_name": name,
-        "change_set_type": state.change_set_type,
-        # What `execute` compares: the stack must not have moved since.
-        "stack_status": state.status,
-        "stack_last_updated": state.last_updated,
-        "artifacts_bucket": bucket,
-        "templates": {a.filename: {"key": a.key, "sha256": a.sha256} for a in uploaded},
-        "parameters": record,
-        "change_count": len(result.changes),
-        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    plan = planfile.Plan(
+        environment=env.name,
+        account=account,
+        region=clients.region,
+        stack=stack,
+        stack_id=desc["StackId"],
+        change_set_id=desc["ChangeSetId"],
+        change_set_name=name,
+        change_set_type=state.change_set_type,
+        stack_status=state.status,
+        stack_last_updated=state.last_updated,
+        artifacts_bucket=bucket,
+        templates={
+            a.filename: planfile.TemplateArtifact(key=a.key, sha256=a.sha256) for a in uploaded
+        },
+        parameters=record,
+        change_count=len(result.changes),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
     if plan_path is not None:
-        write_plan(plan_path, plan)
+        planfile.write(plan_path, plan)
     return PlanResult(result, plan, uploaded)
-
-
-def write_plan(path: Path, plan: Mapping[str, Any]) -> None:
-    atomic_write(path, json.dumps(plan, indent=2, sort_keys=True) + "\n")
-
-
-def read_plan(path: Path) -> dict[str, Any]:
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DeployError(f"plan file {path} not found", "run bin/deploy plan first") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DeployError(f"plan file {path} is not valid JSON: {exc}") from None
-    required = ("version", "environment", "account", "region", "stack", "change_set_id")
-    missing = [k for k in required if k not in plan] if isinstance(plan, dict) else list(required)
-    if missing:
-        raise DeployError(f"plan file {path} lacks {', '.join(missing)}: not a plan file?")
-    if plan["version"] != PLAN_VERSION:
-        raise DeployError(f"plan file {path} has version {plan['version']}; plan again")
-    return plan
