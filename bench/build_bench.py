@@ -46,7 +46,8 @@ def best_of(n: int, cmd: list[str]) -> float:
 
 def measure_one(n_services: int) -> dict:
     """Cold build + lint of every environment of an n-service platform, in this process."""
-    from cfn import config, lint, render, scale
+    from cfn import config, lint, render
+    from tests import scale
 
     raw = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
     started = time.perf_counter()
@@ -133,7 +134,7 @@ def bench_scale(sizes: list[int]) -> list[tuple[str, str, str]]:
 
 def bench_plan() -> list[tuple[str, str, str]]:
     try:
-        from tests.moto_harness import local_aws
+        from cfn.localaws import local_aws
     except ImportError:
         return [("bin/deploy plan vs emulator", "skipped: install the test extra", "")]
     import logging

@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 # Third-party packages the commands need; a missing one gets a message, not a traceback.
-DEPENDENCIES = {"troposphere", "awacs", "cfnlint", "boto3", "botocore", "click", "moto", "yaml"}
+DEPENDENCIES = {"troposphere", "awacs", "cfnlint", "boto3", "botocore", "click", "pydantic", "yaml"}
+# Optional: only bin/local-aws needs them (the `local` extra).
+LOCAL_DEPENDENCIES = {"moto", "werkzeug", "flask"}
 
 
 def run_entry(module: str, function: str) -> None:
@@ -15,10 +17,12 @@ def run_entry(module: str, function: str) -> None:
     try:
         getattr(importlib.import_module(module), function)()
     except ModuleNotFoundError as exc:
-        if (exc.name or "").split(".")[0] not in DEPENDENCIES:
+        top = (exc.name or "").split(".")[0]
+        if top not in DEPENDENCIES | LOCAL_DEPENDENCIES:
             raise
+        extra = "local" if top in LOCAL_DEPENDENCIES else "test"
         root = Path(__file__).resolve().parent.parent
         sys.exit(
             f"error: the Python package {exc.name!r} is not installed for {sys.executable}\n"
-            f"  install the project first: cd {root} && python -m pip install -e '.[test]'"
+            f"  install the project first: cd {root} && python -m pip install -e '.[{extra}]'"
         )

@@ -1,5 +1,5 @@
 """bin/deploy end to end against a local AWS: moto's server on 127.0.0.1, real boto3 over HTTP,
-dummy credentials (see tests/moto_harness.py for what the harness teaches moto)."""
+dummy credentials (see cfn/localaws.py for what the harness teaches moto)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from cfn import cli, config, naming
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
 from cfn.deploy.errors import DeployError
+from cfn.localaws import local_aws
 from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
-from tests.moto_harness import local_aws
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
 ALL_TAGS = [

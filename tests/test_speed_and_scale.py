@@ -11,8 +11,9 @@ from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
-from cfn import config, fastbuild, lint, render, scale
+from cfn import config, fastbuild, lint, render
 from cfn.render import RenderedTemplate
+from tests import scale
 from tests.conftest import PROJECT_ROOT, TEMPLATES
 
 BROKEN = json.dumps(

@@ -1,5 +1,5 @@
-"""A local AWS for the deploy tests: moto's server on 127.0.0.1, taught the CloudFormation
-behaviour our stacks need and moto lacks (see ../shared/notes/moto.md).
+"""A local AWS for `bin/local-aws` and the deploy tests: moto's server on 127.0.0.1, taught
+the CloudFormation behaviour our stacks need and moto lacks (see ../shared/notes/moto.md).
 
 The server runs in this process (`ThreadedMotoServer`), so the patches below apply to it; the
 code under test talks to it over HTTP with real boto3 clients, exactly as it would to AWS.
