@@ -3,6 +3,7 @@ dummy credentials (see cfn/localaws.py for what the harness teaches moto)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -21,14 +22,10 @@ from cfn.localaws import local_aws
 from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
-ALL_TAGS = [
-    "--image-tag",
-    "sportmonks-service=1a2b3c4",
-    "--image-tag",
-    "database-service=1a2b3c4",
-    "--image-tag",
-    "orchestrator-service=1a2b3c4",
-]
+SERVICES = config.load().env("dev").services
+ALL_TAGS = [arg for s in SERVICES for arg in ("--image-tag", f"{s.name}=1a2b3c4")]
+# Every tag a test deploys: pushed to every service's repository by `ready`.
+PUSHED_TAGS = ("1a2b3c4", "9f8e7d6", "aaaaaaa", "bbbbbbb", "5d6e7f8")
 
 
 @pytest.fixture(scope="session")
@@ -63,15 +60,38 @@ def client(aws, name: str):
     return boto3.client(name, endpoint_url=aws.endpoint, region_name="eu-west-1")
 
 
-def create_secret(aws, env: str = "dev") -> None:
-    client(aws, "secretsmanager").create_secret(
-        Name=f"insightxi/{env}/sportmonks-service/API_KEY", SecretString=SECRET_VALUE
-    )
+def create_secrets(aws, env: str = "dev") -> None:
+    environment = config.load().env(env)
+    for service in environment.services:
+        for variable in service.secrets:
+            client(aws, "secretsmanager").create_secret(
+                Name=naming.secret(environment, service, variable), SecretString=SECRET_VALUE
+            )
+
+
+def push_images(aws, tags=PUSHED_TAGS, services=SERVICES) -> None:
+    """A fake image per tag in each service's ECR repository (ECR takes any manifest)."""
+    ecr = client(aws, "ecr")
+    for service in services:
+        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+            ecr.create_repository(repositoryName=service.repository)
+        for tag in tags:
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"digest": f"sha256:{tag * 4}"},
+            }
+            ecr.put_image(
+                repositoryName=service.repository,
+                imageManifest=json.dumps(manifest),
+                imageTag=tag,
+            )
 
 
 def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
-    create_secret(aws, env)
+    create_secrets(aws, env)
+    push_images(aws)
 
 
 def test_bootstrap_creates_the_artifacts_bucket_and_is_idempotent(aws):
@@ -154,8 +174,12 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     # 2. Execute exactly that change set.
     r = deploy(aws, "execute", str(plan_file), "--env", "dev")
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip() == "insightxi-dev: CREATE_COMPLETE"
+    assert r.stdout.splitlines() == ["insightxi-dev: CREATE_COMPLETE"] + [
+        f"{s.name}: rolled out: 1a2b3c4, 1/1 running" for s in SERVICES
+    ]
     assert "CREATE_COMPLETE" in r.stderr  # the followed events
+    for s in SERVICES:  # each service's rollout, as it went
+        assert f"  {s.name}: deployment ecs-svc/" in r.stderr
 
     # 3. Status shows the URL and nothing pending.
     r = deploy(aws, "status", "--env", "dev")
@@ -219,13 +243,16 @@ def test_plan_refuses_latest_and_unknown_services(aws):
 
 def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
     assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    push_images(aws)
+    env = config.load().env("dev")
+    secrets = [naming.secret(env, s, v) for s in env.services for v in s.secrets]
+    assert secrets, "the configuration has no secret to test with"
     r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
     assert r.exit_code == 1
-    assert (
-        "1 secret(s) the services read do not exist: insightxi/dev/sportmonks-service/API_KEY"
-        in (r.stderr)
-    )
-    assert "aws secretsmanager create-secret --region eu-west-1 --name " in r.stderr
+    for name in secrets:
+        assert f"secret {name} does not exist" in r.stderr
+        assert f"aws secretsmanager create-secret --region eu-west-1 --name {name} " in r.stderr
+    assert "nothing was uploaded" in r.stderr and "Traceback" not in r.output
     stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
     assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
 

@@ -18,6 +18,8 @@ from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
 from cfn.fsutil import atomic_write
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
 
 class DeployContext:
     """What every deploy command shares: the environment and, made on first use, the clients."""
@@ -49,7 +51,7 @@ class DeployContext:
         if self._clients is None:
             from cfn.deploy.aws import make_clients
 
-            self._clients = make_clients(self.region, self.profile, self.endpoint_url)
+            self._clients = make_clients(self.region, self.profile, self.endpoint_url, progress=err)
         return self._clients
 
     def emit(self, text: str, data: dict[str, Any]) -> None:
@@ -115,6 +117,60 @@ def _progress_printer(total: int | None = None) -> Callable[[Any], None]:
     return on_event
 
 
+def _display(output: str, total: int | None = None) -> Any:
+    """Stack events and rollout changes as they come: lines on stderr, or JSON lines on stdout
+    with `--output json` (one object per event; the result is the last line)."""
+    from cfn.deploy.execute import Display
+
+    if output == "json":
+
+        def as_json(item: Any) -> None:
+            click.echo(json.dumps(item.to_dict(), default=str))
+
+        return Display(on_event=as_json, on_change=as_json)
+    return Display(on_event=_progress_printer(total), on_change=lambda change: err(change.line()))
+
+
+def _report(ctx: DeployContext, outcome: Any, deadline: str | None) -> None:
+    """The outcome on stdout (text or the last JSON line) and the exit code."""
+    if ctx.output == "json":
+        click.echo(json.dumps({"type": "result", **outcome.to_dict()}, default=str))
+    else:
+        lines = [f"{outcome.stack}: {outcome.status or 'still in progress'}"]
+        lines += [v.line() for v in outcome.verdicts]
+        click.echo("\n".join(lines))
+    if outcome.status is None:
+        err(
+            f"error: stopped following after {deadline} (--deadline); the deployment goes on: "
+            f"bin/deploy status --env {ctx.env.name} --watch"
+        )
+        sys.exit(EXIT_ERROR)
+    if not outcome.ok:
+        failed = [v for v in outcome.verdicts if not v.ok]
+        first = failed[0].line() if failed else next(iter(outcome.failures), "see the events")
+        err(f"error: the deployment failed ({outcome.status}): {first}")
+        for line in outcome.failures:
+            err(f"  - {line}")
+        sys.exit(EXIT_ERROR)
+
+
+def parse_deadline(text: str | None) -> float | None:
+    """`30m`, `90s`, `2h` (or plain seconds) -> seconds."""
+    if text is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        seconds = -1
+    if seconds <= 0:
+        raise click.BadParameter(
+            f"{text!r} is not a duration such as 30m, 90s or 2h", param_hint="'--deadline'"
+        )
+    return seconds
+
+
 @click.group(
     "deploy",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -174,9 +230,24 @@ def bootstrap(**kw: Any) -> None:
     default=None,
     help="Also write the review as Markdown (for a pull request).",
 )
+@click.option(
+    "--skip-image-check",
+    is_flag=True,
+    help="Do not check that each image tag exists in its ECR repository.",
+)
+@click.option(
+    "--skip-secret-check",
+    is_flag=True,
+    help="Do not check that each secret exists and is not scheduled for deletion.",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(
-    image_tags: tuple[str, ...], plan_out: Path | None, summary_md: Path | None, **kw: Any
+    image_tags: tuple[str, ...],
+    plan_out: Path | None,
+    summary_md: Path | None,
+    skip_image_check: bool,
+    skip_secret_check: bool,
+    **kw: Any,
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
 
@@ -196,6 +267,8 @@ def plan(
         templates_dir=build.TEMPLATES_DIR,
         plan_path=plan_path,
         progress=err,
+        check_images=not skip_image_check,
+        check_secrets=not skip_secret_check,
     )
     if result.review is None:
         ctx.emit(
@@ -212,28 +285,60 @@ def plan(
     sys.exit(EXIT_CHANGES)
 
 
+_DEADLINE = click.option(
+    "--deadline",
+    default=None,
+    metavar="DURATION",
+    help="Stop following after this long (e.g. 30m); the deployment itself goes on.",
+)
+
+
 @deploy.command()
 @deploy_options
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation (protected environments).")
+@_DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
-def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
-    """Execute exactly the change set PLAN_FILE describes, and follow it until it settles.
+def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None:
+    """Execute exactly the change set PLAN_FILE describes, follow it and each ECS service's
+    rollout until it settles, and give a verdict per service.
 
-    Ctrl-C stops following, not the deployment.
+    Exit status: 0 deployed and every service rolled out, 1 failed (a circuit-breaker rollback
+    included), 130 interrupted. Ctrl-C stops following, not the deployment.
     """
     from cfn.deploy import execute as execute_mod
     from cfn.deploy import planfile
-    from cfn.deploy.errors import DeployError
 
+    seconds = parse_deadline(deadline)
     ctx = DeployContext(**kw)
     planned = planfile.read(plan_file)
+    try:
+        desc = _confirmed(ctx, planned, plan_file, yes)
+    except KeyboardInterrupt:
+        raise execute_mod.not_started(planned) from None
+    err(f"executing {planned.change_set_name} on {planned.stack}")
+    outcome = execute_mod.run(
+        ctx.clients,
+        planned,
+        ctx.env,
+        execute_mod.changed_services(ctx.env, desc),
+        _display(ctx.output, planned.change_count),
+        deadline=seconds,
+    )
+    _report(ctx, outcome, deadline)
+
+
+def _confirmed(ctx: DeployContext, planned: Any, plan_file: Path, yes: bool) -> dict[str, Any]:
+    """The change set's description once the plan is checked and, if protected, confirmed."""
+    from cfn.deploy import execute as execute_mod
+    from cfn.deploy.errors import DeployError
+
     if planned.environment != ctx.env.name:
         raise DeployError(
             f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
             f"use --env {planned.environment} or the right plan file",
         )
-    execute_mod.check_still_valid(ctx.clients, planned)
+    desc = execute_mod.check_still_valid(ctx.clients, planned)
     if ctx.env.protected and not yes:
         if not sys.stdin.isatty():
             raise DeployError(
@@ -248,22 +353,71 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
         ):
             err("not executed")
             sys.exit(EXIT_ERROR)
-    err(f"executing {planned.change_set_name} on {planned.stack}")
-    final = execute_mod.run(ctx.clients, planned, on_event=_progress_printer(planned.change_count))
-    ctx.emit(f"{planned.stack}: {final}", {"stack": planned.stack, "status": final})
+    return desc
 
 
 @deploy.command()
 @deploy_options
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Follow the operation in progress (events and ECS rollouts) until it settles.",
+)
+@_DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
-def status(**kw: Any) -> None:
-    """The root stack's status and last update, its outputs (the URL) and waiting change sets."""
+def status(watch: bool, deadline: str | None, **kw: Any) -> None:
+    """The root stack's status and last update, its outputs (the URL) and waiting change sets.
+
+    With --watch, first follow the operation in progress, as execute does.
+    """
     from cfn.deploy import status as status_mod
 
+    seconds = parse_deadline(deadline)
     ctx = DeployContext(**kw)
+    if watch:
+        _watch(ctx, seconds, deadline)
     result = status_mod.run(ctx.clients.cloudformation, ctx.env)
     ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+
+
+def _watch(ctx: DeployContext, seconds: float | None, deadline: str | None) -> None:
+    """Follow the root stack's operation in progress, if there is one."""
+    from cfn import naming
+    from cfn.deploy import changesets, events
+    from cfn.deploy import execute as execute_mod
+    from cfn.deploy.errors import Interrupted
+
+    cfn = ctx.clients.cloudformation
+    state = changesets.stack_state(cfn, naming.root_stack(ctx.env))
+    if not state.exists or not (state.status or "").endswith("_IN_PROGRESS"):
+        err(f"nothing in progress on {state.name}")
+        return
+    found = events.in_progress_operation(cfn, state.stack_id or state.name)
+    if found is None:
+        err(
+            f"{state.name} is {state.status}, started without a request token: its events "
+            "cannot be told apart; see the console"
+        )
+        return
+    op = events.Operation.resume(cfn, state.stack_id or state.name, found[0], found[1])
+    err(f"following {state.name} ({state.status})")
+    try:
+        outcome = execute_mod.watch(
+            ctx.clients,
+            op,
+            ctx.env,
+            ctx.env.services,
+            {},
+            _display(ctx.output),
+            deadline=seconds,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "stopped following; the deployment goes on. Follow it again: "
+            f"bin/deploy status --env {ctx.env.name} --watch"
+        ) from None
+    _report(ctx, outcome, deadline)
 
 
 def deploy_main() -> None:
@@ -273,9 +427,20 @@ def deploy_main() -> None:
     except click.exceptions.UsageError as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except click.exceptions.Abort:
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C inside a command into Abort; the interrupt is its cause.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _interrupted(exc.__cause__)
         err("aborted")
         sys.exit(EXIT_ERROR)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: one line saying what was and was not done, exit 130; never a traceback."""
+    err(getattr(exc, "message", None) or "interrupted")
+    sys.exit(EXIT_INTERRUPTED)

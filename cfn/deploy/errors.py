@@ -54,3 +54,41 @@ class DeploymentFailed(DeployError):
 
 class FollowInterrupted(DeployError):
     """Ctrl-C while following: the deployment goes on in AWS."""
+
+
+class NotStarted(DeployError):
+    """Ctrl-C (or a failure) before ExecuteChangeSet was accepted: nothing changed in AWS."""
+
+
+class RolloutFailed(DeployError):
+    """The stack settled but a service did not roll out (e.g. a circuit-breaker rollback)."""
+
+    def __init__(self, message: str, verdicts: list[str]) -> None:
+        super().__init__(message)
+        self.verdicts = verdicts
+
+    def __str__(self) -> str:
+        return "\n".join([self.message, *(f"  - {v}" for v in self.verdicts)])
+
+
+class PreflightFailed(DeployError):
+    """What `plan` found missing before anything was uploaded: every problem at once."""
+
+    def __init__(self, problems: list[str], hints: list[str]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) found before planning; nothing was uploaded",
+            "\n  ".join(hints) if hints else None,
+        )
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [self.message, *(f"  - {p}" for p in self.problems)]
+        return "\n".join(lines + ([f"  {self.hint}"] if self.hint else []))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with one line saying what was and was not done (bin/deploy exits 130)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
