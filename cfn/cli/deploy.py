@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import click
 
 from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
+from cfn.cli.follow import display, parse_deadline, progress_printer, report
 from cfn.fsutil import atomic_write
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -102,75 +102,6 @@ def deploy_options(fn: F) -> F:
     return fn
 
 
-def _progress_printer(total: int | None = None) -> Callable[[Any], None]:
-    done: set[str] = set()
-
-    def on_event(event: Any) -> None:
-        if (
-            event.status.endswith("_COMPLETE")
-            and event.resource_type != "AWS::CloudFormation::Stack"
-        ):
-            done.add(f"{event.stack_name}/{event.logical_id}")
-        counter = f"[{len(done)}/{total}] " if total else ""
-        err(f"{counter}{event.line()}")
-
-    return on_event
-
-
-def _display(output: str, total: int | None = None) -> Any:
-    """Stack events and rollout changes as they come: lines on stderr, or JSON lines on stdout
-    with `--output json` (one object per event; the result is the last line)."""
-    from cfn.deploy.execute import Display
-
-    if output == "json":
-
-        def as_json(item: Any) -> None:
-            click.echo(json.dumps(item.to_dict(), default=str))
-
-        return Display(on_event=as_json, on_change=as_json)
-    return Display(on_event=_progress_printer(total), on_change=lambda change: err(change.line()))
-
-
-def _report(ctx: DeployContext, outcome: Any, deadline: str | None) -> None:
-    """The outcome on stdout (text or the last JSON line) and the exit code."""
-    if ctx.output == "json":
-        click.echo(json.dumps({"type": "result", **outcome.to_dict()}, default=str))
-    else:
-        lines = [f"{outcome.stack}: {outcome.status or 'still in progress'}"]
-        lines += [v.line() for v in outcome.verdicts]
-        click.echo("\n".join(lines))
-    if outcome.status is None:
-        err(
-            f"error: stopped following after {deadline} (--deadline); the deployment goes on: "
-            f"bin/deploy status --env {ctx.env.name} --watch"
-        )
-        sys.exit(EXIT_ERROR)
-    if not outcome.ok:
-        failed = [v for v in outcome.verdicts if not v.ok]
-        first = failed[0].line() if failed else next(iter(outcome.failures), "see the events")
-        err(f"error: the deployment failed ({outcome.status}): {first}")
-        for line in outcome.failures:
-            err(f"  - {line}")
-        sys.exit(EXIT_ERROR)
-
-
-def parse_deadline(text: str | None) -> float | None:
-    """`30m`, `90s`, `2h` (or plain seconds) -> seconds."""
-    if text is None:
-        return None
-    units = {"s": 1, "m": 60, "h": 3600}
-    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
-    try:
-        seconds = float(number) * units[unit]
-    except ValueError:
-        seconds = -1
-    if seconds <= 0:
-        raise click.BadParameter(
-            f"{text!r} is not a duration such as 30m, 90s or 2h", param_hint="'--deadline'"
-        )
-    return seconds
-
-
 @click.group(
     "deploy",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -195,7 +126,7 @@ def bootstrap(**kw: Any) -> None:
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)
-    result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=_progress_printer())
+    result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=progress_printer())
     what = "created or updated" if result.changed else "no changes"
     ctx.emit(
         f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}",
@@ -322,10 +253,10 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
         planned,
         ctx.env,
         execute_mod.changed_services(ctx.env, desc),
-        _display(ctx.output, planned.change_count),
+        display(ctx.output, planned.change_count),
         deadline=seconds,
     )
-    _report(ctx, outcome, deadline)
+    report(ctx, outcome, deadline)
 
 
 def _confirmed(ctx: DeployContext, planned: Any, plan_file: Path, yes: bool) -> dict[str, Any]:
@@ -375,49 +306,10 @@ def status(watch: bool, deadline: str | None, **kw: Any) -> None:
     seconds = parse_deadline(deadline)
     ctx = DeployContext(**kw)
     if watch:
-        _watch(ctx, seconds, deadline)
+        watch(ctx, seconds, deadline)
     result = status_mod.run(ctx.clients.cloudformation, ctx.env)
     ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
-
-
-def _watch(ctx: DeployContext, seconds: float | None, deadline: str | None) -> None:
-    """Follow the root stack's operation in progress, if there is one."""
-    from cfn import naming
-    from cfn.deploy import changesets, events
-    from cfn.deploy import execute as execute_mod
-    from cfn.deploy.errors import Interrupted
-
-    cfn = ctx.clients.cloudformation
-    state = changesets.stack_state(cfn, naming.root_stack(ctx.env))
-    if not state.exists or not (state.status or "").endswith("_IN_PROGRESS"):
-        err(f"nothing in progress on {state.name}")
-        return
-    found = events.in_progress_operation(cfn, state.stack_id or state.name)
-    if found is None:
-        err(
-            f"{state.name} is {state.status}, started without a request token: its events "
-            "cannot be told apart; see the console"
-        )
-        return
-    op = events.Operation.resume(cfn, state.stack_id or state.name, found[0], found[1])
-    err(f"following {state.name} ({state.status})")
-    try:
-        outcome = execute_mod.watch(
-            ctx.clients,
-            op,
-            ctx.env,
-            ctx.env.services,
-            {},
-            _display(ctx.output),
-            deadline=seconds,
-        )
-    except KeyboardInterrupt:
-        raise Interrupted(
-            "stopped following; the deployment goes on. Follow it again: "
-            f"bin/deploy status --env {ctx.env.name} --watch"
-        ) from None
-    _report(ctx, outcome, deadline)
 
 
 def deploy_main() -> None:
