@@ -21,6 +21,8 @@ from cfn.deploy.aws import error_code
 
 # What ECS answers when an endpoint (an emulator, an old region) lacks the deployments API.
 _NO_API = {"UnknownOperationException", "InvalidAction", "NotImplemented", "404", "501"}
+# Reasons that say what to fix, preferred over "Essential container in task exited" and the like.
+_CONCRETE = ("CannotPullContainerError", "ResourceInitializationError", "health check ")
 _ROLLED_BACK = {"ROLLBACK_SUCCESSFUL", "ROLLBACK_FAILED", "ROLLBACK_IN_PROGRESS", "STOPPED"}
 # "failed to fetch secret arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf from ..."
 _SECRET = re.compile(
@@ -102,6 +104,15 @@ class ServiceRollout:
             return False
         self._said[key] = text
         return True
+
+    def _reason(self, text: str) -> None:
+        if text not in self.reasons:
+            self.reasons.append(text)
+
+    def first_reason(self) -> str:
+        """The first reason that names what to fix; else the first reason seen."""
+        concrete_ones = [r for r in self.reasons if any(m in r for m in _CONCRETE)]
+        return next(iter(concrete_ones or self.reasons), "")
 
     def poll(self) -> list[Change]:
         described = self.ecs.describe_services(cluster=self.cluster, services=[self.ecs_service])
@@ -201,7 +212,7 @@ class ServiceRollout:
                 if c.get("reason")
             ]
             for p in parts:
-                self.reasons.append(concrete(p))
+                self._reason(concrete(p))
             short = task["taskArn"].rsplit("/", 1)[-1][:8]
             out.append(
                 Change(self.name, "task_stopped", f"task {short} stopped: {'; '.join(parts)}")
@@ -222,7 +233,7 @@ class ServiceRollout:
                     f"{h.get('Description', '')} ({h.get('Reason', '')})"
                 )
                 if self._once(text):
-                    self.reasons.append(text)
+                    self._reason(text)
                     out.append(Change(self.name, "target_unhealthy", text))
         return out
 
@@ -246,7 +257,7 @@ class ServiceRollout:
         failed = d.get("rolloutState") == "FAILED" or rolled_back or stack_failed
         if failed:
             reason = (
-                next(iter(self.reasons), "")
+                self.first_reason()
                 or d.get("rolloutStateReason", "")
                 or (self.record or {}).get("statusReason", "")
             )
@@ -258,7 +269,7 @@ class ServiceRollout:
             return Verdict(self.name, False, text)
         running = f"{d.get('runningCount', 0)}/{d.get('desiredCount', 0)} running"
         if d.get("rolloutState") not in (None, "COMPLETED"):
-            why = "; ".join(self.reasons[:1]) or d.get("rolloutStateReason", "")
+            why = self.first_reason() or d.get("rolloutStateReason", "")
             return Verdict(
                 self.name, False, f"not settled: {running}" + (f"; {why}" if why else "")
             )
