@@ -449,3 +449,79 @@ def test_plan_files_default_under_plans(aws, tmp_path):
     r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
     assert r.exit_code == 2
     assert Path("plans/insightxi-dev.json").is_file()
+
+
+def test_plan_catches_a_wrong_tag_and_a_missing_repository_before_anything(aws, tmp_path):
+    assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    create_secrets(aws)
+    first, *others = SERVICES
+    push_images(aws, services=others)  # the first service has no repository at all
+    typo = others[0]
+    tags = [a for s in SERVICES for a in ("--image-tag", f"{s.name}=1a2b3c4")]
+    tags[tags.index(f"{typo.name}=1a2b3c4")] = f"{typo.name}=1a2b3c5"
+    r = deploy(aws, "plan", "--env", "dev", *tags, "--plan-out", str(tmp_path / "p.json"))
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output
+    assert "error: 2 problem(s) found before planning; nothing was uploaded" in r.stderr
+    assert (
+        f"  - {first.name}: ECR repository {first.repository!r} does not exist (image tag 1a2b3c4)"
+    ) in r.stderr
+    assert (
+        f"  - {typo.name}: image tag '1a2b3c5' is not in ECR repository {typo.repository!r}"
+    ) in r.stderr
+    assert "--skip-image-check" in r.stderr
+    # Nothing uploaded, no change set, no stack, no plan file.
+    bucket = "insightxi-dev-artifacts-123456789012-eu-west-1"
+    assert client(aws, "s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
+    assert not (tmp_path / "p.json").exists()
+    # The check can be skipped explicitly (e.g. an image pushed by another pipeline later).
+    r = deploy(aws, "plan", "--env", "dev", *tags, "--skip-image-check")
+    assert r.exit_code == 2, r.output
+
+
+def test_plan_refuses_a_secret_scheduled_for_deletion(aws):
+    ready(aws)
+    env = config.load().env("dev")
+    name = next(naming.secret(env, s, v) for s in env.services for v in s.secrets)
+    client(aws, "secretsmanager").delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert f"secret {name} is scheduled for deletion" in r.stderr
+    assert f"aws secretsmanager restore-secret --region eu-west-1 --secret-id {name}" in r.stderr
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--skip-secret-check")
+    assert r.exit_code == 2, r.output
+
+
+def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, capsys):
+    from cfn.cli.deploy import deploy_main
+    from cfn.deploy import changesets
+
+    ready(aws)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new change set is being described
+
+    monkeypatch.setattr(changesets, "describe_tree", interrupted)
+    monkeypatch.setattr(
+        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, "--endpoint-url", aws.endpoint]
+    )
+    with pytest.raises(SystemExit) as info:
+        deploy_main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("interrupted: the half-made change set insightxi-dev-")
+    assert lines[-1].endswith(" was deleted")
+    assert "Traceback" not in err
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-dev")
+    assert [s for s in summaries["Summaries"] if s["StackName"] == "insightxi-dev"] == []
+    assert not Path("plans/insightxi-dev.json").exists()
+
+
+def test_status_watch_with_nothing_in_progress(aws):
+    ready(aws)
+    r = deploy(aws, "status", "--env", "dev", "--watch")
+    assert r.exit_code == 1  # the stack does not exist: status says so, as without --watch
+    assert "nothing in progress on insightxi-dev" in r.stderr

@@ -12,6 +12,8 @@ import datetime as dt
 import os
 import signal
 import sys
+import time
+import types
 from typing import Any
 
 import boto3
@@ -764,4 +766,72 @@ def test_ctrl_c_while_following_says_the_deployment_goes_on(story, monkeypatch, 
         f"bin/deploy status --env {s.env.name} --watch"
     )
     assert "Traceback" not in err
+    s.done()
+
+
+def test_status_watch_resumes_following_and_gives_the_verdict(story, monkeypatch, capsys):
+    """AWS: an update started by an earlier `execute` (its events carry its token) is still in
+    progress; `status --watch` finds that operation, follows it and every service's rollout, and
+    ends with the verdict: the circuit breaker rolled back a wrong tag."""
+    s = story
+    pull = f"CannotPullContainerError: {s.service.repository}:0badbad: not found"
+    s.stack_status("UPDATE_IN_PROGRESS", name=s.root)
+    running = [
+        s.nested_event("UPDATE_IN_PROGRESS", at(2)),
+        s.event(s.root, "UPDATE_IN_PROGRESS", at(1), reason="User Initiated"),
+        *s.old_events,
+    ]
+    s.stack_events(s.root_id, running)  # which operation, and since when
+    s.stack_status("UPDATE_ROLLBACK_COMPLETE")
+    s.stack_events(s.root_id, [s.event(s.root, "UPDATE_ROLLBACK_COMPLETE", at(400)), *running])
+    s.stack_events(s.nested_id, [s.event(s.nested, "UPDATE_IN_PROGRESS", at(3), stack=s.nested)])
+    failed = s.deployment("ecs-svc/new", at(30), "FAILED", failed=3, status="ACTIVE")
+    rollback = s.deployment("ecs-svc/rollback", at(280), "COMPLETED", running=2)
+    task = s.task(1, at(35), "Task failed to start", pull)
+    for service in s.env.services:  # every service is watched; only one has a new deployment
+        if service is s.service:
+            s.ecs_round([rollback, failed], [], stopped=[task["taskArn"]], new_tasks=[task],
+                        record={"status": "ROLLBACK_SUCCESSFUL"})  # fmt: skip
+            continue
+        steady = s.deployment("ecs-svc/steady", LAST_WEEK, "COMPLETED", running=2)
+        name = naming.ecs_service(s.env, service)
+        s.ecs.stubber.add_response(
+            "describe_services",
+            {"services": [{"serviceName": name, "status": "ACTIVE", "deployments": [steady]}]},
+            {"cluster": s.cluster, "services": [name]},
+        )
+
+    code, out, err = run(monkeypatch, capsys, "status", "--env", s.env.name, "--watch")
+
+    assert code == 1, err
+    assert out.splitlines() == [
+        f"{s.root}: UPDATE_ROLLBACK_COMPLETE",
+        f"{s.service.name}: FAILED: {pull} (the circuit breaker rolled the service back)",
+    ]
+    assert f"following {s.root} (UPDATE_IN_PROGRESS)" in err
+    s.done()
+
+
+def test_a_deadline_stops_following_not_the_deployment(story, monkeypatch, capsys):
+    """AWS: the rollout is still in progress (tasks pending) when the deadline passes."""
+    s = story
+    s.prelude()
+    s.before_execute()
+    s.executed()
+    s.stack_status("UPDATE_IN_PROGRESS")
+    s.stack_events(s.root_id, [s.event(s.root, "UPDATE_IN_PROGRESS", at(1)), *s.old_events])
+    s.ecs_round([s.deployment("ecs-svc/new", at(30), "IN_PROGRESS", pending=2)], [])
+    # execute's clock: an hour passes during the first round.
+    clock = types.SimpleNamespace(monotonic=iter([0.0, 3600.0]).__next__, sleep=time.sleep)
+    monkeypatch.setattr("cfn.deploy.execute.time", clock)
+
+    code, out, err = execute(s, monkeypatch, capsys, "--deadline", "30m")
+
+    assert code == 1
+    assert out.splitlines() == [f"{s.root}: still in progress"]
+    assert err.splitlines()[-1] == (
+        "error: stopped following after 30m (--deadline); the deployment goes on: "
+        f"bin/deploy status --env {s.env.name} --watch"
+    )
+    assert "deployment ecs-svc/new IN_PROGRESS: 2 desired, 2 pending, 0 running" in err
     s.done()

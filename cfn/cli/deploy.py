@@ -15,7 +15,7 @@ import click
 
 from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
-from cfn.cli.follow import display, parse_deadline, progress_printer, report
+from cfn.cli.follow import display, follow_in_progress, parse_deadline, progress_printer, report
 from cfn.fsutil import atomic_write
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -306,7 +306,7 @@ def status(watch: bool, deadline: str | None, **kw: Any) -> None:
     seconds = parse_deadline(deadline)
     ctx = DeployContext(**kw)
     if watch:
-        watch(ctx, seconds, deadline)
+        follow_in_progress(ctx, seconds, deadline)
     result = status_mod.run(ctx.clients.cloudformation, ctx.env)
     ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)

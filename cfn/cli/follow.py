@@ -83,7 +83,7 @@ def parse_deadline(text: str | None) -> float | None:
     return seconds
 
 
-def watch(ctx: Any, seconds: float | None, deadline: str | None) -> None:
+def follow_in_progress(ctx: Any, seconds: float | None, deadline: str | None) -> None:
     """Follow the root stack's operation in progress, if there is one."""
     from cfn import naming
     from cfn.deploy import changesets, events
