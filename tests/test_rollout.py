@@ -255,7 +255,7 @@ class Story:
         if container_reason:
             container["reason"] = container_reason
         return {
-            "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{self.cluster}/{n:032x}",
+            "taskArn": f"arn:aws:ecs:{REGION}:{ACCOUNT}:task/{self.cluster}/{n}{'0a1b' * 8}",
             "createdAt": when,
             "lastStatus": "STOPPED",
             "stoppedReason": stopped_reason,
@@ -422,7 +422,7 @@ def test_a_wrong_image_tag_fails_with_the_pull_error_and_exit_1(story, monkeypat
     assert f"error: the deployment failed (UPDATE_ROLLBACK_COMPLETE): {s.service.name}: " in err
     assert "Circuit Breaker was triggered" in err  # the nested stack found in the last round
     assert (
-        f"  {s.service.name}: task 00000000 stopped: Task failed to start; container app: " in err
+        f"  {s.service.name}: task 10a1b0a1 stopped: Task failed to start; container app: " in err
     )
     assert "ECS deployment ROLLBACK_SUCCESSFUL" in err
     assert OLD_REASON not in out + err and "Traceback" not in err

@@ -144,7 +144,7 @@ class Operation:
 
     def poll(self) -> list[Event]:
         """Read every known stack, and each nested stack as soon as it is found."""
-        new: list[Event] = []
+        new: list[tuple[Any, Event]] = []
         known = {s.stack_id for s in self.stacks}
         i = 0
         while i < len(self.stacks):
@@ -153,7 +153,7 @@ class Operation:
                 if not self._ours(raw, stack):
                     continue
                 event = _event(raw)
-                new.append(event)
+                new.append((raw["Timestamp"], event))
                 if not stack.nested and self.started is None:
                     self.started = raw["Timestamp"]
                 if event.failed:
@@ -166,7 +166,8 @@ class Operation:
                     known.add(event.physical_id)
                     self.stacks.append(_Stack(event.physical_id, raw["Timestamp"], nested=True))
             i += 1
-        return new
+        # Stacks are read one after the other: put the round's events back in time order.
+        return [event for _, event in sorted(new, key=lambda pair: pair[0])]
 
     def failure_lines(self) -> list[str]:
         return [
