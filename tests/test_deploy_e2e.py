@@ -525,3 +525,46 @@ def test_status_watch_with_nothing_in_progress(aws):
     r = deploy(aws, "status", "--env", "dev", "--watch")
     assert r.exit_code == 1  # the stack does not exist: status says so, as without --watch
     assert "nothing in progress on insightxi-dev" in r.stderr
+
+
+def test_a_throttled_execute_is_retried_with_the_same_token(aws, tmp_path):
+    """The local AWS answers ExecuteChangeSet with Throttling twice; botocore's retries resend
+    the same request, token included, and the deployment is followed to the end."""
+    from urllib.parse import parse_qs
+
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.deploy import events, execute, planfile
+
+    ready(aws)
+    plan_file = tmp_path / "p.json"
+    assert (
+        deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(plan_file)).exit_code == 2
+    )
+    plan = planfile.read(plan_file)
+    clients = make_clients("eu-west-1", endpoint_url=aws.endpoint)
+    tokens = []
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    def throttle(request, **_):
+        body_text = request.body if isinstance(request.body, str) else request.body.decode()
+        tokens.append(parse_qs(body_text)["ClientRequestToken"][0])
+        return AWSResponse(request.url, 400, {}, Raw()) if len(tokens) <= 2 else None
+
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.ExecuteChangeSet", throttle
+    )
+    env = config.load().env("dev")
+    outcome = execute.run(clients, plan, env, env.services, execute.Display())
+    assert tokens == [events.token_for(plan.change_set_id)] * 3
+    assert outcome.ok and outcome.status == "CREATE_COMPLETE"
+    assert [v.line() for v in outcome.verdicts] == [
+        f"{s.name}: rolled out: 1a2b3c4, 1/1 running" for s in env.services
+    ]
