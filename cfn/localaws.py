@@ -19,9 +19,8 @@ What the patches add, each the way AWS behaves:
   the root and the nested stacks, as AWS does (moto leaves it empty);
 - an ECS service's deployment completes with every desired task running (moto never starts a
   task), and a new task definition starts a new deployment, as on AWS after a healthy rollout;
-- ECS's `ListServiceDeployments` / `DescribeServiceDeployments`, which moto lacks, answer
-  `UnknownOperationException` at once, as an endpoint without that API does (moto's own answer,
-  HTTP 500, is retried for half a minute): the deploy commands fall back to DescribeServices.
+- ECS's `ListServiceDeployments` / `DescribeServiceDeployments` (not in moto) answer
+  `UnknownOperationException` at once, as an endpoint without them does (not a retried 500).
 """
 
 from __future__ import annotations
@@ -239,8 +238,7 @@ def _patch_ecs_rollouts() -> None:
 
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         original_init(self, *args, **kwargs)
-        # AWS::ECS::Service without DesiredCount starts 1 task (the template leaves the count to
-        # autoscaling); moto starts none.
+        # Without DesiredCount (left to autoscaling) AWS starts 1 task; moto none.
         self.desired_count = self.desired_count or 1
         for deployment in self.deployments:
             deployment["desiredCount"] = self.desired_count

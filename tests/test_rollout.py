@@ -315,19 +315,7 @@ def execute(story: Story, monkeypatch, capsys, *extra: str) -> tuple[int, str, s
     )
 
 
-def test_a_wrong_image_tag_fails_with_the_pull_error_and_exit_1(story, monkeypatch, capsys):
-    """AWS: the new task definition's image tag is not in ECR. Tasks stop with
-    CannotPullContainerError, the circuit breaker trips and rolls back; CloudFormation reports
-    UPDATE_FAILED on the service and the root ends UPDATE_ROLLBACK_COMPLETE."""
-    s = story
-    pull = (
-        f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to "
-        f"resolve ref {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{s.service.repository}:9f8e7d6: "
-        "not found"
-    )
-    s.prelude()
-    s.before_execute()
-    s.executed()
+def _wrong_tag_round_1(s: Story, pull: str) -> dict:
     # Round 1: the root starts; the service stack is not listed yet.
     s.stack_status("UPDATE_IN_PROGRESS")
     s.stack_events(
@@ -352,6 +340,11 @@ def test_a_wrong_image_tag_fails_with_the_pull_error_and_exit_1(story, monkeypat
             "deploymentCircuitBreaker": {"status": "MONITORING", "failureCount": 1, "threshold": 3},
         },
     )
+    return ours
+
+
+def _wrong_tag_round_2(s: Story, pull: str, ours: dict) -> None:
+    task1 = s.task(1, at(35), "Task failed to start", pull)
     # Round 2: settled. The nested stack appears now and is read before deciding; its history
     # holds last week's failure (another token, older) which must not be reported.
     s.stack_status("UPDATE_ROLLBACK_COMPLETE")
@@ -411,6 +404,23 @@ def test_a_wrong_image_tag_fails_with_the_pull_error_and_exit_1(story, monkeypat
             "statusReason": "ECS deployment circuit breaker: tasks failed to start.",
         },
     )
+
+
+def test_a_wrong_image_tag_fails_with_the_pull_error_and_exit_1(story, monkeypatch, capsys):
+    """AWS: the new task definition's image tag is not in ECR. Tasks stop with
+    CannotPullContainerError, the circuit breaker trips and rolls back; CloudFormation reports
+    UPDATE_FAILED on the service and the root ends UPDATE_ROLLBACK_COMPLETE."""
+    s = story
+    pull = (
+        f"CannotPullContainerError: pull image manifest has been retried 7 time(s): failed to "
+        f"resolve ref {ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{s.service.repository}:9f8e7d6: "
+        "not found"
+    )
+    s.prelude()
+    s.before_execute()
+    s.executed()
+    ours = _wrong_tag_round_1(s, pull)
+    _wrong_tag_round_2(s, pull, ours)
 
     code, out, err = execute(s, monkeypatch, capsys)
 

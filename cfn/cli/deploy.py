@@ -182,7 +182,9 @@ def plan(
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
 
-    Exit status: 0 no changes, 2 a change set is ready for review, 1 error.
+    Exit status: 0 no changes, 2 a change set is ready for review, 1 error (a preflight problem
+    included: a missing image tag or secret), 130 interrupted (the half-made change set is
+    deleted).
     """
     from cfn import build, naming
     from cfn.deploy import plan as plan_mod

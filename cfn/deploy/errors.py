@@ -1,5 +1,6 @@
 """Typed errors of the deploy layer. Each carries a one-line message and, where there is one,
-the command or step that fixes it; the CLI prints both and exits 1."""
+the command or step that fixes it; the CLI prints both and exits 1. `Interrupted` is Ctrl-C with
+the line that says what was and was not done (exit 130)."""
 
 from __future__ import annotations
 
@@ -20,19 +21,6 @@ class StackStateError(DeployError):
     """The stack is in a state no change set can be made or executed in."""
 
 
-class MissingSecrets(DeployError):
-    def __init__(self, names: list[str], region: str) -> None:
-        commands = "\n  ".join(
-            f"aws secretsmanager create-secret --region {region} --name {n} --secret-string '...'"
-            for n in names
-        )
-        super().__init__(
-            f"{len(names)} secret(s) the services read do not exist: {', '.join(names)}",
-            f"create them (the value is never printed or stored by this tool):\n  {commands}",
-        )
-        self.names = names
-
-
 class ChangeSetFailed(DeployError):
     pass
 
@@ -50,25 +38,6 @@ class DeploymentFailed(DeployError):
 
     def __str__(self) -> str:
         return "\n".join([self.message, *(f"  - {f}" for f in self.failures)])
-
-
-class FollowInterrupted(DeployError):
-    """Ctrl-C while following: the deployment goes on in AWS."""
-
-
-class NotStarted(DeployError):
-    """Ctrl-C (or a failure) before ExecuteChangeSet was accepted: nothing changed in AWS."""
-
-
-class RolloutFailed(DeployError):
-    """The stack settled but a service did not roll out (e.g. a circuit-breaker rollback)."""
-
-    def __init__(self, message: str, verdicts: list[str]) -> None:
-        super().__init__(message)
-        self.verdicts = verdicts
-
-    def __str__(self) -> str:
-        return "\n".join([self.message, *(f"  - {v}" for v in self.verdicts)])
 
 
 class PreflightFailed(DeployError):

@@ -180,14 +180,7 @@ def _run(
     state = changesets.stack_state(clients.cloudformation, stack)
     changesets.check_can_change(state, clients.region)
     params, record = _parameters(env, state, bucket, image_tags)
-    preflight.run(
-        clients,
-        env,
-        image_tags,
-        state.parameters,
-        images=checks["images"],
-        secrets=checks["secrets"],
-    )
+    preflight.run(clients, env, image_tags, state.parameters, **checks)
 
     deployable = [r for r in rendered if r.filename != naming.BOOTSTRAP_TEMPLATE]
     uploaded = artifacts.upload(clients.s3, bucket, naming.artifacts_prefix(env), deployable)
