@@ -222,12 +222,8 @@ def _complete(service: Any) -> None:
     """The service's newest deployment has rolled out: every desired task runs."""
     service.running_count, service.pending_count = service.desired_count, 0
     for deployment in service.deployments[:1]:
-        deployment.update(
-            runningCount=service.desired_count,
-            pendingCount=0,
-            rolloutState="COMPLETED",
-            rolloutStateReason=f"ECS deployment {deployment['id']} completed.",
-        )
+        deployment.update(runningCount=service.desired_count, pendingCount=0)
+        deployment.update(rolloutState="COMPLETED", rolloutStateReason="ECS deployment completed.")
 
 
 def _patch_ecs_rollouts() -> None:
