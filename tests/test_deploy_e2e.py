@@ -222,6 +222,14 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     assert params["SportmonksServiceImageTag"] == {"value": "9f8e7d6"}
     assert params["DatabaseServiceImageTag"] == {"value": "1a2b3c4", "previous": True}
 
+    # 6. Execute it. moto applies a nested stack's update only partly (the task definition is
+    # not registered again), so no ECS deployment starts and no verdict is given; the rollout of
+    # an update is told through Stubber in tests/test_rollout.py.
+    r = deploy(aws, "execute", str(new_plan), "--env", "dev")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == ["insightxi-dev: UPDATE_COMPLETE"]
+    assert "CREATE_COMPLETE" not in r.stderr  # the first deployment's events are not replayed
+
 
 def test_plan_without_image_tags_on_a_new_stack_lists_them(aws):
     ready(aws)
