@@ -184,3 +184,26 @@ def test_ctrl_c_while_waiting_for_aws_is_one_line_and_exit_130(platform, silent_
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert [line for line in err.splitlines() if line.strip()] == ["interrupted"]
+
+
+def test_a_call_that_cannot_connect_is_tried_twice_not_ten_times():
+    from botocore.exceptions import EndpointConnectionError
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    endpoint = f"http://localhost:{listener.getsockname()[1]}"
+    progress = []
+    clients = aws_mod.make_clients("eu-west-1", endpoint_url=endpoint, progress=progress.append)
+    listener.close()  # the endpoint went away after the probe: every connect is refused
+    sent = []
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.DescribeStacks", lambda **_: sent.append(1)
+    )
+    with pytest.raises(EndpointConnectionError) as info:
+        clients.cloudformation.describe_stacks(StackName="x")
+    assert len(sent) == aws_mod.CONNECTION_ATTEMPTS  # the standard mode alone would try 10
+    assert progress == [
+        f"cannot connect to {endpoint} (EndpointConnectionError); retrying",
+    ]
+    assert str(aws_mod.explain(info.value)).startswith(f"cannot reach {endpoint}/")

@@ -26,6 +26,10 @@ CONNECT_TIMEOUT = 4
 READ_TIMEOUT = 60
 # The probe's first attempt: longer than this, and a progress line says what it waits for.
 PATIENCE = 1.0
+# Attempts at a call that cannot connect at all (refused, unresolvable, no answer): throttling
+# and 5xx keep the standard mode's RETRIES, but a host that is not there will not come back in
+# the next seconds.
+CONNECTION_ATTEMPTS = 2
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,24 @@ def _handshake(sock: socket.socket, host: str, url: str) -> None:
         ) from None
 
 
+def _connection_retries(endpoint: str, progress: Callable[[str], None]) -> Callable[..., None]:
+    """A `needs-retry` handler that gives up on connection errors after CONNECTION_ATTEMPTS.
+
+    botocore asks every handler whether to retry and takes the first delay; raising the error
+    here ends the retries for this call (the standard handler still decides all others).
+    """
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    def handler(attempts: int = 1, caught_exception: Any = None, **_: Any) -> None:
+        if not isinstance(caught_exception, BotoConnectionError):
+            return
+        if attempts >= CONNECTION_ATTEMPTS:
+            raise caught_exception
+        progress(f"cannot connect to {endpoint} ({type(caught_exception).__name__}); retrying")
+
+    return handler
+
+
 def make_clients(
     region: str,
     profile: str | None = None,
@@ -134,7 +156,12 @@ def make_clients(
     )
 
     def client(name: str) -> Any:
-        return session.client(name, endpoint_url=endpoint_url, config=config)
+        made = session.client(name, endpoint_url=endpoint_url, config=config)
+        service = made.meta.service_model.service_id.hyphenize()
+        made.meta.events.register_first(
+            f"needs-retry.{service}", _connection_retries(made.meta.endpoint_url, progress)
+        )
+        return made
 
     return Clients(
         cloudformation=client("cloudformation"),
