@@ -310,7 +310,10 @@ def status(watch: bool, deadline: str | None, **kw: Any) -> None:
     if watch:
         follow_in_progress(ctx, seconds, deadline)
     result = status_mod.run(ctx.clients.cloudformation, ctx.env)
-    ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
+    if watch and ctx.output == "json":  # after JSON lines: one more line, not a block
+        click.echo(json.dumps({"type": "status", **result.to_dict()}, default=str))
+    else:
+        ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
 
 

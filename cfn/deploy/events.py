@@ -125,17 +125,22 @@ class Operation:
         for page in paginator.paginate(StackName=stack.stack_id):
             self.calls += 1
             for raw in page.get("StackEvents", []):
-                if raw["EventId"] == stack.newest_read or (
-                    stack.since is not None and raw["Timestamp"] < stack.since
-                ):
-                    break
+                if self._read_before(raw, stack):
+                    break  # everything after this, on this page and the next, is older
                 out.append(raw)
             else:
-                continue
+                continue  # the whole page was new: the next one may be too
             break
         if out:
             stack.newest_read = out[0]["EventId"]
         return out
+
+    @staticmethod
+    def _read_before(raw: dict[str, Any], stack: _Stack) -> bool:
+        """Whether this event was read in an earlier round, or is older than the operation."""
+        if raw["EventId"] == stack.newest_read:
+            return True
+        return stack.since is not None and raw["Timestamp"] < stack.since
 
     def _ours(self, raw: dict[str, Any], stack: _Stack) -> bool:
         if raw.get("ClientRequestToken") == self.token:
