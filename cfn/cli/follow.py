@@ -85,25 +85,13 @@ def parse_deadline(text: str | None) -> float | None:
 
 def follow_in_progress(ctx: Any, seconds: float | None, deadline: str | None) -> None:
     """Follow the root stack's operation in progress, if there is one."""
-    from cfn import naming
-    from cfn.deploy import changesets, events
     from cfn.deploy import execute as execute_mod
     from cfn.deploy.errors import Interrupted
 
-    cfn = ctx.clients.cloudformation
-    state = changesets.stack_state(cfn, naming.root_stack(ctx.env))
-    if not state.exists or not (state.status or "").endswith("_IN_PROGRESS"):
-        err(f"nothing in progress on {state.name}")
+    op, said = execute_mod.in_progress(ctx.clients.cloudformation, ctx.env)
+    err(said)
+    if op is None:
         return
-    found = events.in_progress_operation(cfn, state.stack_id or state.name)
-    if found is None:
-        err(
-            f"{state.name} is {state.status}, started without a request token: its events "
-            "cannot be told apart; see the console"
-        )
-        return
-    op = events.Operation.resume(cfn, state.stack_id or state.name, found[0], found[1])
-    err(f"following {state.name} ({state.status})")
     try:
         outcome = execute_mod.watch(
             ctx.clients,

@@ -161,6 +161,23 @@ def watch(
         sleep(next(delays, changesets.POLL_DELAYS[-1]))
 
 
+def in_progress(cfn: Any, env: Environment) -> tuple[events.Operation | None, str]:
+    """The operation under way on the environment's root stack (to follow), and what to say."""
+    state = changesets.stack_state(cfn, naming.root_stack(env))
+    if not state.exists or not (state.status or "").endswith("_IN_PROGRESS"):
+        return None, f"nothing in progress on {state.name}"
+    stack_id = state.stack_id or state.name
+    found = events.in_progress_operation(cfn, stack_id)
+    if found is None:
+        return None, (
+            f"{state.name} is {state.status}, started without a request token: its events "
+            "cannot be told apart; see the console"
+        )
+    return events.Operation.resume(
+        cfn, stack_id, *found
+    ), f"following {state.name} ({state.status})"
+
+
 def _watcher(
     clients: Clients, env: Environment, service: Service, tag: str | None, since: Any
 ) -> rollout.ServiceRollout:
