@@ -207,33 +207,38 @@ def test_describe_tree_follows_pages_and_nested_change_sets(cfn):
     assert len(tree.nested[0].description["Changes"]) == 5
 
 
-def test_review_puts_risky_changes_first_with_before_and_after(cfn):
+def test_review_puts_risky_changes_first_and_an_image_deploy_is_routine(cfn):
     stub_tree(cfn)
     r = review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION, "plans/p.json")
-    risky = [(c.where, c.risks) for c in r.risky]
-    assert risky == [
-        ("SportmonksService/TaskDefinition", ["replacement"]),
-        ("SportmonksService/IngressFromServices", ["removal", "security group"]),
-        ("SportmonksService/TargetGroup", ["may replace"]),
-        ("SportmonksService/ExecutionRole", ["IAM"]),
+    assert [(c.where, c.why) for c in r.risky] == [
+        ("SportmonksService/IngressFromServices", "removed"),
+        ("SportmonksService/TargetGroup", "may be replaced: a new target group: tasks re-register"),
     ]
-    assert r.counts == {"add": 0, "modify": 6, "remove": 1, "replace": 1, "stacks": 2}
+    by_id = {c.where: c for c in r.changes}
+    task = by_id["SportmonksService/TaskDefinition"]
+    assert task.risk == "routine"
+    assert task.why == (
+        "new task definition revision (image sportmonks-service 1a2b3c4 → 9f8e7d6), rolled out "
+        "by the service's rolling deployment"
+    )
+    assert by_id["SportmonksService/Service"].why == (
+        "rolling deployment to the new task definition revision"
+    )
+    assert by_id["SportmonksService/ExecutionRole"].risk == "check"
+    assert r.counts == {"add": 0, "modify": 6, "remove": 1, "replace": 1, "stacks": 2, "no_op": 0}
     text = review.to_text(r)
     head, rest = text.split("Stack (root):", 1)
-    assert "RISKY CHANGES (4), review these first:" in head
+    assert "RISKY CHANGES (2), review these first:" in head
+    assert head.index("IngressFromServices") < head.index("TargetGroup")
+    assert "TaskDefinition" not in head
     assert (
-        head.index("TaskDefinition")
-        < head.index("IngressFromServices")
-        < head.index("ExecutionRole")
-    )
-    assert "replacement: True" in head
-    assert (
-        "Properties.ContainerDefinitions [recreation: Always]: "
+        "Properties.ContainerDefinitions: "
         '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:1a2b3c4"}] → '
-        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}]'
-    ) in head
-    assert "Properties.Parameters (because of SportmonksServiceImageTag)" in rest
-    assert "Properties.TaskDefinition (because of TaskDefinition)" in rest
+        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}] '
+        "(DirectModification; requires recreation: Always)"
+    ) in rest
+    assert "Properties.Parameters (ParameterReference SportmonksServiceImageTag)" in rest
+    assert "Properties.TaskDefinition (ResourceReference TaskDefinition; Dynamic)" in rest
     assert "Stack SportmonksService:" in rest
     assert "Summary: 0 to add, 6 to modify (1 replaced), 1 to remove, in 2 stack(s)" in text
     assert "changeSetId=arn%3Aaws%3Acloudformation%3Aeu-west-1%3A123456789012%3AchangeSet" in text
@@ -244,14 +249,14 @@ def test_review_as_markdown_for_a_pull_request(cfn):
     stub_tree(cfn)
     md = review.to_markdown(review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION))
     assert md.startswith("### Change set for `insightxi-prod` (eu-west-1)")
-    assert "#### ⚠️ Risky changes (4)" in md
+    assert "#### ⚠️ Risky changes (2)" in md
     assert (
-        "- **Modify** `SportmonksService/TaskDefinition` (AWS::ECS::TaskDefinition): replacement"
-        in md
+        "- **Modify** `SportmonksService/TargetGroup` (AWS::ElasticLoadBalancingV2::TargetGroup): "
+        "may be replaced" in md
     )
     assert (
-        "| SportmonksService | Remove | `IngressFromServices` | AWS::EC2::SecurityGroupIngress |"
-        in md
+        "| SportmonksService | Remove | `IngressFromServices` | AWS::EC2::SecurityGroupIngress "
+        "| risky | removed |" in md
     )
     assert "[Open in the CloudFormation console](https://eu-west-1.console.aws.amazon.com/" in md
 
