@@ -113,7 +113,7 @@ class Review:
 
     @property
     def no_ops(self) -> list[Change]:
-        return [c for c in self.changes if c.risk == NO_OP]
+        return sorted((c for c in self.changes if c.risk == NO_OP), key=lambda c: c.where)
 
     @property
     def has_changes(self) -> bool:
@@ -268,7 +268,7 @@ def from_described(
     for c in changes:
         c.security = security.broadenings(c)
         if c.security and c.risk != RISKY:
-            c.risk = SECURITY
+            c.risk, c.why = SECURITY, "broadens access: see the security section"
     if drift is not None:
         for c in changes:
             c.drift = drift.overwritten_by(c)

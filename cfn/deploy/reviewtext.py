@@ -73,11 +73,13 @@ def detail_text(d: Detail) -> str:
     return text + (f" ({'; '.join(why)})" if why else "")
 
 
-def _head(c: Change) -> str:
+def _head(c: Change, name: str) -> str:
     label = "" if c.risk in (ROUTINE, NO_OP) else f"  [{c.risk}]"
+    if any(d.startswith("overwrites") for d in c.drift):
+        label += "  [overwrites drift]"
     replaced = {"True": "  replaced", "Conditional": "  may be replaced"}.get(c.replacement, "")
     symbol = _SYMBOL.get(c.action, "?")
-    return f"{symbol} {c.action:<7} {c.where:<44} {c.resource_type}{replaced}{label}"
+    return f"{symbol} {c.action:<7} {name:<36} {c.resource_type}{replaced}{label}"
 
 
 def _details(c: Change) -> list[str]:
@@ -126,7 +128,7 @@ def to_text(review: Review) -> str:
     if review.risky:
         lines.append(f"RISKY CHANGES ({len(review.risky)}), review these first:")
         for c in review.risky:
-            lines += ["  ! " + _head(c), f"        {c.why}"]
+            lines += ["  ! " + _head(c, c.where), f"        {c.why}"]
         lines.append("")
     by_stack: dict[str, list[Change]] = {}
     for c in review.real:
@@ -134,7 +136,7 @@ def to_text(review: Review) -> str:
     for stack in sorted(by_stack, key=lambda s: (s != "(root)", s)):
         lines.append(f"Stack {stack}:")
         for c in sorted(by_stack[stack], key=lambda c: (c.rank, c.logical_id)):
-            lines.append("    " + _head(c))
+            lines.append("    " + _head(c, c.logical_id))
             lines += [f"        {b}" for b in _body(c)]
         lines.append("")
     if review.no_ops:

@@ -190,8 +190,7 @@ def _assess(c: Change, by_stack: dict[str, list[Change]]) -> tuple[str, str]:
         return ROUTINE, "nested stack update (its own changes are listed under it)"
     if c.resource_type.startswith(_SECURITY_TYPES):
         return CHECK, "security-related update that does not broaden access"
-    paths = _paths(c)
-    return ROUTINE, "updated in place" + (f": {paths}" if paths else "")
+    return ROUTINE, "updated in place"
 
 
 def classify(changes: list[Change], changed_root: Collection[str]) -> None:

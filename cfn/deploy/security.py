@@ -208,7 +208,9 @@ def _sg(rtype: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
             for b in old
         ):
             continue
+        # What it replaces: the rules for the same peer, else the only rules of that direction.
         was = [b for b in old if b[0] == r[0] and b[4] == r[4]]
+        was = was or [b for b in old if b[0] == r[0]][: 2 if len(old) <= 2 else 0]
         text = _rule_text(r)
         if r[4].partition("=")[2] in _ANYWHERE:
             text += " (open to the internet)"
