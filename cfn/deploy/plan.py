@@ -211,10 +211,66 @@ def run(
     except changesets.NoChanges:
         return PlanResult(None, None, uploaded)
 
+    result = _review(clients, desc, state, record, deployable, drifted, plan_path)
+    if not result.has_changes:
+        # Only Dynamic evaluations that change nothing: as good as "no changes".
+        clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
+        return PlanResult(None, None, uploaded, no_ops=result.no_ops)
+    plan = _plan(env, account, clients.region, desc, state, bucket, uploaded, record, result)
+    if plan_path is not None:
+        planfile.write(plan_path, plan)
+    return PlanResult(result, plan, uploaded)
+
+
+def _plan(
+    env: Environment,
+    account: str,
+    region: str,
+    desc: Mapping[str, Any],
+    state: changesets.StackState,
+    bucket: str,
+    uploaded: list[artifacts.Artifact],
+    record: Mapping[str, dict[str, Any]],
+    result: review.Review,
+) -> planfile.Plan:
+    """What execute needs: the change set, the stack state it was made against, the inputs and
+    the security broadenings to confirm."""
+    return planfile.Plan(
+        environment=env.name,
+        account=account,
+        region=region,
+        stack=state.name,
+        stack_id=desc["StackId"],
+        change_set_id=desc["ChangeSetId"],
+        change_set_name=desc.get("ChangeSetName") or result.change_set_name,
+        change_set_type=state.change_set_type,
+        stack_status=state.status,
+        stack_last_updated=state.last_updated,
+        artifacts_bucket=bucket,
+        templates={
+            a.filename: planfile.TemplateArtifact(key=a.key, sha256=a.sha256) for a in uploaded
+        },
+        parameters=dict(record),
+        change_count=len(result.real),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        broadening=tuple(result.broadening),
+    )
+
+
+def _review(
+    clients: Clients,
+    desc: Mapping[str, Any],
+    state: changesets.StackState,
+    record: Mapping[str, Mapping[str, Any]],
+    deployable: list[render.RenderedTemplate],
+    drifted: drift.DriftReport | None,
+    plan_path: Path | None,
+) -> review.Review:
+    """Describe the change set and its nested ones, and build the review."""
     tree = changesets.describe_tree(clients.cloudformation, desc["ChangeSetId"])
     # DescribeChangeSet does not say whether the change set creates or updates: we know.
     tree.description.setdefault("ChangeSetType", state.change_set_type)
-    result = review.from_described(
+    return review.from_described(
         tree,
         clients.region,
         plan_file=str(plan_path or ""),
@@ -223,33 +279,6 @@ def run(
         secrets=review.secret_parameters([r.text for r in deployable]),
         drift=drifted,
     )
-    if not result.has_changes:
-        # Only Dynamic evaluations that change nothing: as good as "no changes".
-        clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
-        return PlanResult(None, None, uploaded, no_ops=result.no_ops)
-    plan = planfile.Plan(
-        environment=env.name,
-        account=account,
-        region=clients.region,
-        stack=stack,
-        stack_id=desc["StackId"],
-        change_set_id=desc["ChangeSetId"],
-        change_set_name=name,
-        change_set_type=state.change_set_type,
-        stack_status=state.status,
-        stack_last_updated=state.last_updated,
-        artifacts_bucket=bucket,
-        templates={
-            a.filename: planfile.TemplateArtifact(key=a.key, sha256=a.sha256) for a in uploaded
-        },
-        parameters=record,
-        change_count=len(result.real),
-        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        broadening=tuple(result.broadening),
-    )
-    if plan_path is not None:
-        planfile.write(plan_path, plan)
-    return PlanResult(result, plan, uploaded)
 
 
 def mark_spent(paths: Iterable[Path], environment: str) -> list[Path]:
