@@ -219,70 +219,14 @@ def plan(
         progress=err,
     )
     if result.review is None:
-        _no_changes(ctx, result, [default_path, plan_path], summary_md)
+        from cfn.cli.review import no_changes
+
+        no_changes(ctx, result, [default_path, plan_path], summary_md)
     if summary_md:
         atomic_write(summary_md, review.to_markdown(result.review))
         err(f"review written to {summary_md}")
     ctx.emit(review.to_text(result.review), {"no_changes": False, **result.review.to_dict()})
     sys.exit(EXIT_CHANGES)
-
-
-def _no_changes(
-    ctx: DeployContext, result: Any, older_plans: list[Path], summary_md: Path | None
-) -> None:
-    """Report a plan with nothing to change, mark older plan files spent, exit 0."""
-    from cfn import naming
-    from cfn.deploy import plan as plan_mod
-
-    stack = naming.root_stack(ctx.env)
-    text = f"no changes: {stack} already matches the templates"
-    if result.no_ops:
-        text += (
-            f" ({len(result.no_ops)} Dynamic evaluation(s) that change nothing: "
-            + ", ".join(c.where for c in result.no_ops)
-            + ")"
-        )
-    for path in plan_mod.mark_spent(older_plans, ctx.env.name):
-        err(f"{path}: marked spent (nothing to execute)")
-    ctx.emit(
-        text,
-        {
-            "changes": None,
-            "no_changes": True,
-            "no_ops": [c.where for c in result.no_ops],
-        },
-    )
-    if summary_md:
-        atomic_write(summary_md, f"No changes for `{stack}`.\n")
-    sys.exit(EXIT_OK)
-
-
-def _confirm(ctx: DeployContext, planned: Any, yes: bool) -> None:
-    """Ask before executing: in protected environments, and in every environment when the plan
-    broadens security. `--yes` answers; without a terminal, refuse."""
-    from cfn.deploy.errors import DeployError
-
-    broadens = bool(planned.broadening)
-    if yes or not (ctx.env.protected or broadens):
-        return
-    why = "the plan broadens security" if broadens else f"{ctx.env.name} is protected"
-    if not sys.stdin.isatty():
-        raise DeployError(
-            f"{why} and there is no terminal to confirm in",
-            "run it in a terminal, or pass --yes once the review is approved",
-        )
-    if broadens:
-        err(f"This plan broadens security ({len(planned.broadening)}):")
-        for b in planned.broadening:
-            err(f"  ! {b}")
-    if not click.confirm(
-        f"Execute change set {planned.change_set_name} "
-        f"({planned.change_count} changes{', broadening security' if broadens else ''}) on "
-        f"{planned.stack} in account {planned.account}?",
-        err=True,
-    ):
-        err("not executed")
-        sys.exit(EXIT_ERROR)
 
 
 @deploy.command()
@@ -317,39 +261,12 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
         )
         sys.exit(EXIT_OK)
     execute_mod.check_still_valid(ctx.clients, planned)
-    _confirm(ctx, planned, yes)
+    from cfn.cli.review import confirm
+
+    confirm(ctx, planned, yes)
     err(f"executing {planned.change_set_name} on {planned.stack}")
     final = execute_mod.run(ctx.clients, planned, on_event=_progress_printer(planned.change_count))
     ctx.emit(f"{planned.stack}: {final}", {"stack": planned.stack, "status": final})
-
-
-@deploy.command()
-@deploy_options
-@click.option(
-    "--image-tag",
-    "image_tags",
-    multiple=True,
-    metavar="SERVICE=TAG",
-    help="Also compare a service's deployed image tag with this one (repeatable).",
-)
-@handle_errors(config_exit=EXIT_ERROR)
-def diff(image_tags: tuple[str, ...], **kw: Any) -> None:
-    """Compare the committed templates and parameters with the deployed stacks, read-only.
-
-    Nothing is uploaded and no change set is made (GetTemplate per stack, root and nested).
-    Exit status: 0 the same, 2 different, 1 error.
-    """
-    from cfn import build
-    from cfn.deploy import diff as diff_mod
-    from cfn.deploy import plan as plan_mod
-
-    ctx = DeployContext(**kw)
-    tags = plan_mod.parse_image_tags(ctx.env, image_tags)
-    result = diff_mod.run(
-        ctx.clients.cloudformation, ctx.env, templates_dir=build.TEMPLATES_DIR, image_tags=tags
-    )
-    ctx.emit(result.to_text(), result.to_dict())
-    sys.exit(EXIT_OK if result.same else EXIT_CHANGES)
 
 
 @deploy.command()
@@ -363,6 +280,10 @@ def status(**kw: Any) -> None:
     result = status_mod.run(ctx.clients.cloudformation, ctx.env)
     ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+
+
+# The review's own pieces: the `diff` command, and what plan and execute ask and say about it.
+from cfn.cli import review as _review  # noqa: E402,F401
 
 
 def deploy_main() -> None:
