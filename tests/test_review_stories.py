@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ UPDATE = os.environ.get("REVIEW_GOLDEN_UPDATE") == "1"
 ACCOUNT = "123456789012"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
 KNOWN_AFTER_APPLY = "{{changeSet:KNOWN_AFTER_APPLY}}"
+README_CONSOLE = "https://eu-west-1.console.aws.amazon.com/cloudformation/home…"
 
 
 # -- the shapes of DescribeChangeSet (IncludePropertyValues=True) ------------------------------
@@ -523,7 +525,17 @@ def console_change(env: Environment) -> Story:
     return story
 
 
+def security_and_drift(env: Environment) -> Story:
+    """The README's second example: a broadening and a console change in one plan."""
+    story = console_change(env)
+    broadening = iam_broadening(env)
+    logical = naming.service_stack_id(env.services[0])
+    story.nested[logical] += broadening.nested[logical]
+    return story
+
+
 STORIES: dict[str, Callable[[Environment], Story]] = {
+    "security_and_drift": security_and_drift,
     "image_deploy": image_deploy,
     "new_service": new_service,
     "iam_broadening": iam_broadening,
@@ -594,6 +606,15 @@ def test_an_image_deploy_is_one_tag_and_a_rolling_deployment_with_no_red_flags(c
     text = review.to_text(r)
     assert "RISKY" not in text and "SECURITY" not in text
     assert f"{service.repository} 1a2b3c4 → 9f8e7d6" in text
+    # The same parameters for machines and for the pull request.
+    param = naming.image_tag_parameter(service)
+    assert r.to_dict()["parameters"][0] == {
+        "stack": "",
+        "name": param,
+        "before": "1a2b3c4",
+        "after": "9f8e7d6",
+    }
+    assert f"| (root) | `{param}` | 1a2b3c4 | 9f8e7d6 |" in review.to_markdown(r)
     assert r.drift is not None and r.drift.line() == (
         f"drift checked on {len(nested_ids(prod)) + 1} stack(s): none"
     )
@@ -663,3 +684,16 @@ def test_narrowing_is_not_broadening(prod):
     assert security.broadenings(c) == []
     c.before_context, c.after_context = c.after_context, c.before_context
     assert security.broadenings(c) == ["policy p allows s3:* on *"]
+
+
+def test_the_readme_examples_are_the_golden_reviews():
+    """The README shows the image deploy and the security-and-drift reviews as they are."""
+    from tests.conftest import PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    for story in ("image_deploy", "security_and_drift"):
+        golden = (GOLDEN / f"{story}.txt").read_text(encoding="utf-8")
+        shown = re.sub(r"(?m)^Console: .*$", "Console: " + README_CONSOLE, golden)
+        assert shown in readme, (
+            f"README's example of {story} is not tests/golden_reviews/{story}.txt"
+        )
