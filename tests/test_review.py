@@ -814,3 +814,27 @@ def test_execute_of_a_broadening_plan_needs_explicit_confirmation(
     assert "the plan broadens security and there is no terminal to confirm in" in result.stderr
     result, ran = _invoke_execute(tmp_path, monkeypatch, plan, "--yes")
     assert result.exit_code == 0 and len(ran) == 1
+
+
+def test_a_plan_of_only_dynamic_no_ops_answers_no_changes(tmp_path, monkeypatch, capsys):
+    from cfn.cli.deploy import DeployContext
+    from cfn.cli.review import no_changes
+    from cfn.deploy import planfile
+    from cfn.deploy.plan import PlanResult
+
+    monkeypatch.chdir(tmp_path)
+    older = tmp_path / "plans" / "insightxi-prod.json"
+    older.parent.mkdir()
+    planfile.write(older, _plan())
+    no_op = review.Change("", "Modify", "Cluster", "AWS::CloudFormation::Stack", "False")
+    ctx = DeployContext("prod", None, None, None, "text", None)
+    with pytest.raises(SystemExit) as info:
+        no_changes(ctx, PlanResult(None, None, [], no_ops=[no_op]), [older], None)
+    assert info.value.code == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == (
+        "no changes: insightxi-prod already matches the templates (1 Dynamic evaluation(s) that "
+        "change nothing: Cluster)"
+    )
+    assert f"{older}: marked spent" in out.err
+    assert planfile.read(older).spent

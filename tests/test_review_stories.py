@@ -226,7 +226,7 @@ class Story:
         tree = changesets.describe_tree(cfn, cs_id)
         tree.description["ChangeSetType"] = "UPDATE"
         if self.drifts is None:
-            report = drift.DriftReport(False, "--no-drift")
+            report = drift.DriftReport(False, "skipped (--no-drift)")
         else:
             self.stub_drift(cfn)
             report = drift.detect(cfn, naming.root_stack(self.env), sleep=lambda s: None)

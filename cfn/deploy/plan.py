@@ -140,7 +140,7 @@ def _drift(
     if state.change_set_type == "CREATE":
         return None  # nothing deployed, nothing to drift
     if not check:
-        return drift.DriftReport(False, "--no-drift")
+        return drift.DriftReport(False, "skipped (--no-drift)")
     progress(f"detecting drift of {state.name} and its nested stacks (at most {int(timeout)} s)")
     report = drift.detect(clients.cloudformation, state.name, timeout=timeout, sleep=sleep)
     progress(report.line())
