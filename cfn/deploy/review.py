@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from cfn.deploy.changesets import DescribedChangeSet
-from cfn.deploy.drift import DriftReport
+from cfn.deploy.drift import DriftReport, ResourceDrift
 
 # What AWS puts in a property value it cannot know before the change set runs.
 KNOWN_AFTER_APPLY = "{{changeSet:KNOWN_AFTER_APPLY}}"
@@ -128,7 +128,7 @@ class Review:
         return [f"{c.where} ({c.resource_type}): {s}" for c in self.changes for s in c.security]
 
     @property
-    def untouched_drift(self) -> list[Any]:
+    def untouched_drift(self) -> list[ResourceDrift]:
         """Drifted resources this change set does not touch."""
         if self.drift is None:
             return []

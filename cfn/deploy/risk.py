@@ -187,7 +187,9 @@ def _assess(c: Change, by_stack: dict[str, list[Change]]) -> tuple[str, str]:
     ):
         return ROUTINE, "rolling deployment to the new task definition revision"
     if c.resource_type == STACK:
-        return ROUTINE, "nested stack update (its own changes are listed under it)"
+        if c.where in by_stack:
+            return ROUTINE, "nested stack update (its own changes are listed under it)"
+        return ROUTINE, "nested stack update (its nested change set was not described)"
     if c.resource_type.startswith(_SECURITY_TYPES):
         return CHECK, "security-related update that does not broaden access"
     return ROUTINE, "updated in place"
