@@ -697,3 +697,57 @@ def test_the_readme_examples_are_the_golden_reviews():
         assert shown in readme, (
             f"README's example of {story} is not tests/golden_reviews/{story}.txt"
         )
+
+
+def _with_contexts(action: str, rtype: str, before: Any, after: Any) -> review.Change:
+    c = review.Change("Edge", action, "X", rtype, "False")
+    c.before_context = json.dumps({"Properties": before}) if before is not None else ""
+    c.after_context = json.dumps({"Properties": after})
+    return c
+
+
+def test_trust_public_exposure_and_dropped_denies_are_broadening():
+    from cfn.deploy import security
+
+    def trust(*services: str) -> dict[str, Any]:
+        principal = {"Service": list(services)}
+        statement = {"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}
+        return {"AssumeRolePolicyDocument": {"Statement": [statement]}}
+
+    role = _with_contexts(
+        "Modify",
+        "AWS::IAM::Role",
+        trust("ecs-tasks.amazonaws.com"),
+        trust("ecs-tasks.amazonaws.com", "lambda.amazonaws.com"),
+    )
+    assert security.broadenings(role) == [
+        "trust: can now be assumed by Service:lambda.amazonaws.com (sts:AssumeRole)"
+    ]
+    deny = {"Effect": "Deny", "Action": "s3:DeleteObject", "Resource": "*"}
+    policy = _with_contexts(
+        "Modify",
+        "AWS::IAM::ManagedPolicy",
+        {"PolicyDocument": {"Statement": [deny]}},
+        {"PolicyDocument": {"Statement": []}},
+    )
+    assert security.broadenings(policy) == ["policy no longer denies s3:DeleteObject on *"]
+    lb = _with_contexts(
+        "Modify",
+        "AWS::ElasticLoadBalancingV2::LoadBalancer",
+        {"Scheme": "internal"},
+        {"Scheme": "internet-facing"},
+    )
+    assert security.broadenings(lb) == ["load balancer is internet-facing"]
+
+    def service(public: str) -> dict[str, Any]:
+        return {"NetworkConfiguration": {"AwsvpcConfiguration": {"AssignPublicIp": public}}}
+
+    ecs = _with_contexts("Modify", "AWS::ECS::Service", service("DISABLED"), service("ENABLED"))
+    assert security.broadenings(ecs) == ["tasks get a public IP address (AssignPublicIp ENABLED)"]
+    narrower = _with_contexts(
+        "Modify",
+        "AWS::EC2::SecurityGroupIngress",
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 443, "CidrIp": "10.0.0.0/8"},
+        {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.1.0.0/16"},
+    )
+    assert security.broadenings(narrower) == []
