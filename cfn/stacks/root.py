@@ -22,7 +22,6 @@ from troposphere import GetAtt, Ref, Sub, Template, cloudformation
 from cfn import naming
 from cfn.config import Environment, Service
 from cfn.stacks._common import add_output, add_parameter, new_template
-from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 
 def nested_stack(
@@ -102,7 +101,7 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
             t,
             naming.image_tag_parameter(service),
             f"Image tag of {service.name} (e.g. the git sha the CD pipeline pushed)",
-            AllowedPattern=IMAGE_TAG_PATTERN,
+            AllowedPattern=naming.IMAGE_TAG_PATTERN,
             ConstraintDescription="an ECR image tag other than 'latest'",
         )
         logical_id = naming.service_stack_id(service)
