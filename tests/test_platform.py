@@ -1,18 +1,30 @@
 """The platform in every environment's templates: what the seed asks for is there, wired, and
-nothing is in the wrong place."""
+nothing is in the wrong place.
+
+The environments and services come from the configuration, never from a list here: adding a
+service to cfn/insightxi.toml and running bin/build-templates keeps these tests green. Where a
+behaviour needs a feature the configuration may not use (secrets, dependencies, overrides, a
+certificate, task-role permissions, fixed counts), the test gives it to a copy of the
+configuration (the `raw` fixture) and builds from that."""
 
 from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import pytest
 
-from cfn import config, lint, naming, render
-from tests.conftest import resources_of
+from cfn import config, docs, lint, naming, render
+from cfn.stacks import cluster, edge
+from cfn.stacks import service as service_stack
+from tests.conftest import PROJECT_ROOT, resources_of
 
-ENVS = ["dev", "staging", "prod"]
-SERVICES = ["sportmonks-service", "database-service", "orchestrator-service"]
+# Read at collection time, to name the test cases; the tests themselves use the fixtures.
+_CONFIG = config.load()
+ENV_NAMES = list(_CONFIG.environments)
+SERVICE_NAMES = [s.name for s in _CONFIG.services]
+SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
 
 
 def walk(node, path=()):
@@ -26,25 +38,56 @@ def walk(node, path=()):
             yield from walk(v, (*path, i))
 
 
-@pytest.fixture(params=[(e, s) for e in ENVS for s in SERVICES], ids=lambda p: f"{p[0]}-{p[1]}")
+def service_file(service: config.Service) -> str:
+    return naming.template_file(naming.service_stack_id(service))
+
+
+def port_range(env: config.Environment) -> tuple[int, int]:
+    ports = [s.port for s in env.services]
+    return min(ports), max(ports)
+
+
+def built(template) -> dict[str, Any]:
+    """A template as the build renders it."""
+    return json.loads(render.to_text(template))
+
+
+def service_template(raw: dict[str, Any], env_name: str, service_name: str) -> dict[str, Any]:
+    """The service's template in `env_name`, built from the (edited) raw configuration."""
+    env = config.from_dict(raw).env(env_name)
+    return built(service_stack.build(env, env.service(service_name)))
+
+
+def container_of(t: dict[str, Any]) -> dict[str, Any]:
+    (c,) = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
+    return c
+
+
+@pytest.fixture(
+    params=[(e, s) for e in ENV_NAMES for s in SERVICE_NAMES], ids=lambda p: f"{p[0]}-{p[1]}"
+)
 def svc(request, platform, templates):
     env_name, service_name = request.param
     env = platform.env(env_name)
-    return env, env.service(service_name), templates[f"{env_name}/{service_name}.json"]
+    service = env.service(service_name)
+    return env, service, templates[f"{env_name}/{service_file(service)}"]
 
 
 # -- edge ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_name", ENVS)
+@pytest.mark.parametrize("env_name", ENV_NAMES)
 def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, platform, templates):
-    env, t = platform.env(env_name), templates[f"{env_name}/edge.json"]
+    env = platform.env(env_name)
+    t = templates[f"{env_name}/{naming.template_file(naming.EDGE)}"]
     alb = t["Resources"]["LoadBalancer"]["Properties"]
     assert alb["Scheme"] == "internet-facing" and alb["Subnets"] == {"Ref": "PublicSubnetIds"}
-    assert alb["Name"] == f"insightxi-{env_name}-alb"
+    assert alb["Name"] == naming.load_balancer(env)
     attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
     assert attrs["deletion_protection.enabled"] == str(env.alb_deletion_protection).lower()
-    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attrs["routing.http.drop_invalid_header_fields.enabled"] == (
+        str(env.alb_drop_invalid_headers).lower()
+    )
     sg = t["Resources"]["LoadBalancerSecurityGroup"]["Properties"]
     assert sorted((r["FromPort"], r["CidrIp"]) for r in sg["SecurityGroupIngress"]) == [
         (80, "0.0.0.0/0"),
@@ -52,12 +95,12 @@ def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, p
     ]
     # Egress only into the VPC, only on the services' ports.
     (egress,) = sg["SecurityGroupEgress"]
-    assert (egress["FromPort"], egress["ToPort"], egress["CidrIp"]) == (
-        8000,
-        8002,
-        {"Ref": "VpcCidr"},
-    )
-    (default,) = t["Resources"]["HttpListener"]["Properties"]["DefaultActions"]
+    assert (egress["FromPort"], egress["ToPort"]) == port_range(env)
+    assert egress["CidrIp"] == {"Ref": "VpcCidr"}
+    # Services attach their rules to HTTPS when there is a certificate, else to HTTP.
+    listener = "HttpsListener" if env.certificate_arn else "HttpListener"
+    assert t["Outputs"]["ListenerArn"]["Value"] == {"Ref": listener}
+    (default,) = t["Resources"][listener]["Properties"]["DefaultActions"]
     assert default["Type"] == "fixed-response"
     assert default["FixedResponseConfig"]["StatusCode"] == "404"
     assert set(t["Outputs"]) == {
@@ -69,57 +112,85 @@ def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, p
     }
 
 
-def test_prod_alb_has_deletion_protection(templates):
-    alb = templates["prod/edge.json"]["Resources"]["LoadBalancer"]["Properties"]
-    attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
-    assert attrs["deletion_protection.enabled"] == "true"
+def test_protected_environments_keep_their_load_balancer_and_data(platform, templates):
+    # An environment whose deploys ask for confirmation is production-like: a stack mistake
+    # there must not delete the ALB, the logs or the namespace.
+    protected = [e for e in platform.environments.values() if e.protected]
+    assert protected, "no environment asks for confirmation: which one is production?"
+    for env in protected:
+        edge_t = templates[f"{env.name}/{naming.template_file(naming.EDGE)}"]
+        alb = edge_t["Resources"]["LoadBalancer"]["Properties"]
+        attrs = {a["Key"]: a["Value"] for a in alb["LoadBalancerAttributes"]}
+        assert attrs["deletion_protection.enabled"] == "true", env.name
+        assert env.retain_stateful_resources, env.name
 
 
-def test_certificate_turns_on_https_and_http_redirects(raw):
+@pytest.mark.parametrize("certificate", [True, False], ids=["https", "http-only"])
+def test_certificate_turns_on_https_and_http_redirects(raw, certificate):
     arn = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
-    raw["environments"]["staging"]["certificate_arn"] = arn
-    env = config.from_dict(raw).env("staging")
-    from cfn.stacks import edge
-
-    t = json.loads(render.to_text(edge.build(env)))
+    env_name = next(iter(raw["environments"]))
+    raw["environments"][env_name]["certificate_arn"] = arn if certificate else ""
+    t = built(edge.build(config.from_dict(raw).env(env_name)))
+    (http_default,) = t["Resources"]["HttpListener"]["Properties"]["DefaultActions"]
+    if not certificate:
+        assert "HttpsListener" not in t["Resources"]
+        assert http_default["Type"] == "fixed-response"
+        assert t["Outputs"]["ListenerArn"]["Value"] == {"Ref": "HttpListener"}
+        return
     https = t["Resources"]["HttpsListener"]["Properties"]
     assert https["Protocol"] == "HTTPS" and https["Port"] == 443
     assert https["Certificates"] == [{"CertificateArn": arn}]
     assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
-    (http_default,) = t["Resources"]["HttpListener"]["Properties"]["DefaultActions"]
     assert http_default["Type"] == "redirect"
     assert http_default["RedirectConfig"]["Protocol"] == "HTTPS"
-    # Services attach their rules to the HTTPS listener.
     assert t["Outputs"]["ListenerArn"]["Value"] == {"Ref": "HttpsListener"}
 
 
 # -- cluster ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_cluster_namespace_and_task_security_group(env_name, templates):
-    t = templates[f"{env_name}/cluster.json"]
-    cluster = t["Resources"]["Cluster"]["Properties"]
-    assert cluster["ClusterName"] == f"insightxi-{env_name}-cluster"
-    assert {"Name": "containerInsights", "Value": "enabled"} in cluster["ClusterSettings"]
-    assert cluster["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_cluster_namespace_and_task_security_group(env_name, platform, templates):
+    env = platform.env(env_name)
+    t = templates[f"{env_name}/{naming.template_file(naming.CLUSTER)}"]
+    props = t["Resources"]["Cluster"]["Properties"]
+    assert props["ClusterName"] == naming.cluster(env)
+    assert {"Name": "containerInsights", "Value": "enabled"} in props["ClusterSettings"]
+    assert props["CapacityProviders"] == ["FARGATE", "FARGATE_SPOT"]
     ns = t["Resources"]["Namespace"]
     assert ns["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"
-    assert ns["Properties"]["Name"] == "insightxi.local"
+    assert ns["Properties"]["Name"] == env.discovery_namespace
     assert ns["Properties"]["Vpc"] == {"Ref": "VpcId"}
     sg = t["Resources"]["ServiceSecurityGroup"]["Properties"]
-    assert "SecurityGroupIngress" not in sg  # ingress lives in the service stacks
+    assert "SecurityGroupIngress" not in sg  # separate resources, see below
     internet = [r for r in sg["SecurityGroupEgress"] if r["CidrIp"] == "0.0.0.0/0"]
     assert [(r["FromPort"], r["ToPort"]) for r in internet] == [(443, 443)]
 
 
-def test_spot_share_is_config(templates):
-    def providers(env):
-        c = templates[f"{env}/cluster.json"]["Resources"]["Cluster"]["Properties"]
-        return [s["CapacityProvider"] for s in c["DefaultCapacityProviderStrategy"]]
+def _strategy(weight: int) -> list[dict[str, Any]]:
+    on_demand = [{"Base": 1, "CapacityProvider": "FARGATE", "Weight": 1}]
+    return on_demand + ([{"CapacityProvider": "FARGATE_SPOT", "Weight": weight}] if weight else [])
 
-    assert providers("dev") == ["FARGATE", "FARGATE_SPOT"]
-    assert providers("prod") == ["FARGATE"]
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_spot_share_is_config(env_name, platform, templates):
+    env = platform.env(env_name)
+    t = templates[f"{env_name}/{naming.template_file(naming.CLUSTER)}"]
+    strategy = t["Resources"]["Cluster"]["Properties"]["DefaultCapacityProviderStrategy"]
+    assert strategy == _strategy(env.fargate_spot_weight)
+
+
+@pytest.mark.parametrize("weight", [0, 3])
+def test_spot_weight_sets_cluster_and_service_strategy(raw, weight):
+    env_name = next(iter(raw["environments"]))
+    raw["environments"][env_name]["fargate_spot_weight"] = weight
+    env = config.from_dict(raw).env(env_name)
+    t = built(cluster.build(env))
+    assert t["Resources"]["Cluster"]["Properties"]["DefaultCapacityProviderStrategy"] == (
+        _strategy(weight)
+    )
+    s = built(service_stack.build(env, env.services[0]))
+    assert s["Resources"]["Service"]["Properties"]["CapacityProviderStrategy"] == _strategy(weight)
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -128,7 +199,7 @@ def test_spot_share_is_config(templates):
 def test_log_group_named_per_service_with_retention(svc):
     env, service, t = svc
     (lg,) = resources_of(t, "AWS::Logs::LogGroup").values()
-    assert lg["Properties"]["LogGroupName"] == f"/ecs/insightxi-{env.name}/{service.name}"
+    assert lg["Properties"]["LogGroupName"] == f"/ecs/{env.project}-{env.name}/{service.name}"
     assert lg["Properties"]["RetentionInDays"] == env.log_retention_days
     expected = "Retain" if env.retain_stateful_resources else "Delete"
     assert lg["DeletionPolicy"] == lg["UpdateReplacePolicy"] == expected
@@ -145,28 +216,105 @@ def test_roles_trust_ecs_tasks_of_this_account_only(svc):
         }
 
 
-def test_execution_role_reads_exactly_its_own_secrets(svc):
-    env, service, t = svc
+def _execution_role_secrets(t: dict[str, Any]) -> list[str]:
     role = t["Resources"]["ExecutionRole"]["Properties"]
     managed = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
     assert role["ManagedPolicyArns"] == [{"Fn::Sub": managed}]
-    resources = [
+    return [
         r["Fn::Sub"]
-        for p in role.get("Policies", [])
+        for p in role["Policies"]
         for s in p["PolicyDocument"]["Statement"]
         for r in s["Resource"]
     ]
-    expected = [
-        "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
-        f"insightxi/{env.name}/{service.name}/{v}-??????"
-        for v in service.secrets
+
+
+def test_execution_role_reads_exactly_its_own_secrets(svc):
+    env, service, t = svc
+    assert _execution_role_secrets(t) == [
+        f"{SECRET_ARN}{env.project}/{env.name}/{service.name}/{v}-??????" for v in service.secrets
     ]
-    assert resources == expected
 
 
-def test_task_role_grants_nothing_by_default(svc):
-    _, _, t = svc
-    assert t["Resources"]["TaskRole"]["Properties"]["Policies"] == []
+def test_container_gets_config_environment_and_secrets_by_name(svc):
+    env, service, t = svc
+    c = container_of(t)
+    expected_env = dict(service.environment)
+    for dep in map(env.service, service.depends_on):
+        url = f"http://{dep.discovery_name}.{env.discovery_namespace}:{dep.port}"
+        expected_env[naming.discovery_url_variable(dep)] = url
+    assert c["Environment"] == [{"Name": k, "Value": v} for k, v in sorted(expected_env.items())]
+    assert c["Secrets"] == [
+        {
+            "Name": v,
+            "ValueFrom": {"Fn::Sub": f"{SECRET_ARN}{env.project}/{env.name}/{service.name}/{v}"},
+        }
+        for v in sorted(service.secrets)
+    ]
+
+
+def _service_with(raw: dict[str, Any], key: str, default: Any) -> dict[str, Any]:
+    """The first service whose `key` is set in the configuration, or the first service, given
+    `default` for it here (so the behaviour is tested whatever the configuration uses)."""
+    for s in raw["services"]:
+        if s.get(key):
+            return s
+    raw["services"][0][key] = default
+    return raw["services"][0]
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_secrets_come_from_secrets_manager_by_name_never_as_values(raw, env_name):
+    s = _service_with(raw, "secrets", ["API_KEY"])
+    t = service_template(raw, env_name, s["name"])
+    project, names = raw["project"], sorted(s["secrets"])
+    where = f"{project}/{env_name}/{s['name']}"
+    assert names
+    assert container_of(t)["Secrets"] == [
+        {"Name": v, "ValueFrom": {"Fn::Sub": f"{SECRET_ARN}{where}/{v}"}} for v in names
+    ]
+    # The execution role reads exactly these (any version suffix), and nothing else.
+    assert sorted(_execution_role_secrets(t)) == [f"{SECRET_ARN}{where}/{v}-??????" for v in names]
+    assert all(e["Name"] not in names for e in container_of(t)["Environment"])
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_a_service_reaches_its_dependencies_by_discovery_name(raw, env_name):
+    s = _service_with(raw, "depends_on", [raw["services"][-1]["name"]])
+    t = service_template(raw, env_name, s["name"])
+    env_vars = {e["Name"]: e["Value"] for e in container_of(t)["Environment"]}
+    deps = [d for d in raw["services"] if d["name"] in s["depends_on"]]
+    assert deps
+    for d in deps:
+        variable = d["discovery_name"].upper().replace("-", "_") + "_URL"
+        assert (
+            env_vars[variable]
+            == f"http://{d['discovery_name']}.{raw['discovery_namespace']}:{d['port']}"
+        )
+
+
+def test_task_role_grants_only_what_config_lists(svc):
+    _, service, t = svc
+    policies = t["Resources"]["TaskRole"]["Properties"]["Policies"]
+    if not service.task_role_actions:
+        assert policies == []
+        return
+    (policy,) = policies
+    (stmt,) = policy["PolicyDocument"]["Statement"]
+    assert stmt["Action"] == list(service.task_role_actions)
+    assert stmt["Resource"] == list(service.task_role_resources)
+
+
+def test_task_role_permissions_from_config(raw):
+    env_name = next(iter(raw["environments"]))
+    s = raw["services"][0]
+    s["task_role_actions"] = ["s3:GetObject", "sqs:SendMessage"]
+    s["task_role_resources"] = ["arn:aws:s3:::reports/*", "arn:aws:sqs:eu-west-1:123456789012:q"]
+    t = service_template(raw, env_name, s["name"])
+    (policy,) = t["Resources"]["TaskRole"]["Properties"]["Policies"]
+    (stmt,) = policy["PolicyDocument"]["Statement"]
+    assert stmt["Effect"] == "Allow"
+    assert stmt["Action"] == s["task_role_actions"]
+    assert stmt["Resource"] == s["task_role_resources"]
 
 
 def test_task_definition_is_fargate_sized_from_config(svc):
@@ -175,10 +323,7 @@ def test_task_definition_is_fargate_sized_from_config(svc):
     td = t["Resources"]["TaskDefinition"]["Properties"]
     assert td["NetworkMode"] == "awsvpc" and td["RequiresCompatibilities"] == ["FARGATE"]
     assert (td["Cpu"], td["Memory"]) == (str(size.cpu), str(size.memory))
-    assert (int(td["Cpu"]), int(td["Memory"])) in {
-        (c, m) for c, ms in config.FARGATE_SIZES.items() for m in ms
-    }
-    (c,) = td["ContainerDefinitions"]
+    c = container_of(t)
     assert c["Name"] == service.name
     assert c["Image"] == {
         "Fn::Sub": "${AWS::AccountId}.dkr.ecr.${AWS::Region}.${AWS::URLSuffix}/"
@@ -195,37 +340,19 @@ def test_task_definition_is_fargate_sized_from_config(svc):
     }
 
 
-def test_prod_orchestrator_is_bigger(templates):
-    td = templates["prod/orchestrator-service.json"]["Resources"]["TaskDefinition"]["Properties"]
-    assert (td["Cpu"], td["Memory"]) == ("512", "1024")
-    td = templates["dev/orchestrator-service.json"]["Resources"]["TaskDefinition"]["Properties"]
-    assert (td["Cpu"], td["Memory"]) == ("256", "512")
-
-
-@pytest.mark.parametrize("env_name", ENVS)
-def test_sportmonks_gets_base_url_and_api_key_from_secrets_manager(env_name, templates):
-    t = templates[f"{env_name}/sportmonks-service.json"]
-    (c,) = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert c["Environment"] == [{"Name": "BASE_URL", "Value": "https://api.sportmonks.com/v3"}]
-    assert c["Secrets"] == [
-        {
-            "Name": "API_KEY",
-            "ValueFrom": {
-                "Fn::Sub": "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:"
-                f"secret:insightxi/{env_name}/sportmonks-service/API_KEY"
-            },
-        }
-    ]
-
-
-@pytest.mark.parametrize("env_name", ENVS)
-def test_orchestrator_reaches_the_others_by_discovery_name(env_name, templates):
-    t = templates[f"{env_name}/orchestrator-service.json"]
-    (c,) = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert {e["Name"]: e["Value"] for e in c["Environment"]} == {
-        "SPORTMONKS_URL": "http://sportmonks.insightxi.local:8000",
-        "DATABASE_URL": "http://database.insightxi.local:8001",
-    }
+def test_a_per_service_override_sizes_only_that_service(raw):
+    env_name = next(iter(raw["environments"]))
+    before = config.from_dict(raw).env(env_name)
+    target = before.services[-1]
+    cpu, memory = (2048, 4096) if before.sizing_of(target).cpu == 1024 else (1024, 2048)
+    overrides = raw["environments"][env_name].setdefault("services", {})
+    overrides.setdefault(target.name, {}).update(cpu=cpu, memory=memory)
+    after = config.from_dict(raw).env(env_name)
+    for s in after.services:
+        td = built(service_stack.build(after, s))["Resources"]["TaskDefinition"]["Properties"]
+        unchanged = before.sizing_of(s)
+        want = (cpu, memory) if s.name == target.name else (unchanged.cpu, unchanged.memory)
+        assert (int(td["Cpu"]), int(td["Memory"])) == want, s.name
 
 
 def test_target_group_and_listener_rule(svc):
@@ -247,23 +374,30 @@ def test_target_group_and_listener_rule(svc):
     assert rule["Actions"] == [{"TargetGroupArn": {"Ref": "TargetGroup"}, "Type": "forward"}]
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_listener_priorities_unique_and_catch_all_last(env_name, templates):
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_listener_priorities_unique_and_catch_all_last(env_name, platform, templates):
+    env = platform.env(env_name)
     rules = {
-        s: templates[f"{env_name}/{s}.json"]["Resources"]["ListenerRule"]["Properties"]
-        for s in SERVICES
+        s.name: templates[f"{env_name}/{service_file(s)}"]["Resources"]["ListenerRule"][
+            "Properties"
+        ]
+        for s in env.services
     }
-    priorities = [r["Priority"] for r in rules.values()]
-    assert len(set(priorities)) == len(priorities)
-    catch_all = [
-        s for s, r in rules.items() if "/*" in r["Conditions"][0]["PathPatternConfig"]["Values"]
-    ]
-    assert catch_all == ["orchestrator-service"]
-    assert rules["orchestrator-service"]["Priority"] == max(priorities)
+    priorities = {name: r["Priority"] for name, r in rules.items()}
+    assert len(set(priorities.values())) == len(priorities)
+    # The ALB evaluates rules by ascending priority: a catch-all must come after every other.
+    catch_all = {
+        name
+        for name, r in rules.items()
+        if "/*" in r["Conditions"][0]["PathPatternConfig"]["Values"]
+    }
+    for name in catch_all:
+        others = [p for n, p in priorities.items() if n not in catch_all]
+        assert all(priorities[name] > p for p in others), name
 
 
 def test_ecs_service_private_no_public_ip_with_rollback_and_discovery(svc):
-    _, service, t = svc
+    env, service, t = svc
     s = t["Resources"]["Service"]
     p = s["Properties"]
     net = p["NetworkConfiguration"]["AwsvpcConfiguration"]
@@ -284,7 +418,10 @@ def test_ecs_service_private_no_public_ip_with_rollback_and_discovery(svc):
     assert p["PropagateTags"] == "SERVICE"
     assert s["DependsOn"] == ["ListenerRule"]
     # Autoscaling owns the count: a deploy must not reset a scaled-out service.
-    assert "DesiredCount" not in p
+    if env.sizing_of(service).autoscaling:
+        assert "DesiredCount" not in p
+    else:
+        assert p["DesiredCount"] == env.sizing_of(service).desired_count
     d = t["Resources"]["DiscoveryService"]["Properties"]
     assert d["Name"] == service.discovery_name
     assert d["DnsConfig"]["DnsRecords"] == [{"TTL": 10, "Type": "A"}]
@@ -293,6 +430,9 @@ def test_ecs_service_private_no_public_ip_with_rollback_and_discovery(svc):
 def test_cpu_target_tracking_between_config_bounds(svc):
     env, service, t = svc
     size = env.sizing_of(service)
+    if not size.autoscaling:
+        assert resources_of(t, "AWS::ApplicationAutoScaling::ScalableTarget") == {}
+        return
     target = t["Resources"]["ScalableTarget"]["Properties"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (size.min_count, size.max_count)
     assert target["ResourceId"] == {"Fn::Sub": "service/${ClusterName}/${Service.Name}"}
@@ -302,13 +442,24 @@ def test_cpu_target_tracking_between_config_bounds(svc):
     assert cfg["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "ECSServiceAverageCPUUtilization"
     }
-    assert cfg["TargetValue"] == 70.0
+    assert cfg["TargetValue"] == float(size.cpu_target_percent)
     assert cfg["ScaleInCooldown"] > 0 and cfg["ScaleOutCooldown"] > 0
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_service_ports_open_only_to_the_alb_and_the_services(env_name, templates):
-    t = templates[f"{env_name}/cluster.json"]
+def test_without_autoscaling_the_service_runs_its_fixed_count(raw):
+    env_name = next(iter(raw["environments"]))
+    defaults = raw["environments"][env_name]["service_defaults"]
+    defaults.update(autoscaling=False, desired_count=2)
+    t = service_template(raw, env_name, raw["services"][0]["name"])
+    assert t["Resources"]["Service"]["Properties"]["DesiredCount"] == 2
+    assert resources_of(t, "AWS::ApplicationAutoScaling::ScalableTarget") == {}
+    assert resources_of(t, "AWS::ApplicationAutoScaling::ScalingPolicy") == {}
+
+
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_service_ports_open_only_to_the_alb_and_the_services(env_name, platform, templates):
+    low, high = port_range(platform.env(env_name))
+    t = templates[f"{env_name}/{naming.template_file(naming.CLUSTER)}"]
     rules = resources_of(t, "AWS::EC2::SecurityGroupIngress")
     assert {
         k: (
@@ -321,11 +472,11 @@ def test_service_ports_open_only_to_the_alb_and_the_services(env_name, templates
     } == {
         "IngressFromLoadBalancer": (
             "LoadBalancerSecurityGroupId",
-            8000,
-            8002,
+            low,
+            high,
             "ServiceSecurityGroup",
         ),
-        "IngressFromServices": ("ServiceSecurityGroup", 8000, 8002, "ServiceSecurityGroup"),
+        "IngressFromServices": ("ServiceSecurityGroup", low, high, "ServiceSecurityGroup"),
     }
     # One rule per direction whatever the number of services (60-rule quota per group).
     sg = t["Resources"]["ServiceSecurityGroup"]["Properties"]
@@ -335,32 +486,27 @@ def test_service_ports_open_only_to_the_alb_and_the_services(env_name, templates
 # -- root wiring --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_root_has_an_image_tag_per_service_without_default(env_name, templates):
-    root = templates[f"{env_name}/root.json"]
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_root_has_an_image_tag_per_service_without_default(env_name, platform, templates):
+    env = platform.env(env_name)
+    root = templates[f"{env_name}/{naming.ROOT_TEMPLATE}"]
     tags = {k: v for k, v in root["Parameters"].items() if k.endswith("ImageTag")}
-    assert set(tags) == {
-        "SportmonksServiceImageTag",
-        "DatabaseServiceImageTag",
-        "OrchestratorServiceImageTag",
-    }
+    assert set(tags) == {naming.image_tag_parameter(s) for s in env.services}
     for p in tags.values():
         assert "Default" not in p
         assert not re.match(p["AllowedPattern"], "latest")
         assert re.match(p["AllowedPattern"], "3f9c2ab")
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_every_nested_stack_gets_exactly_the_parameters_its_template_declares(env_name, templates):
-    root = templates[f"{env_name}/root.json"]
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_every_nested_stack_gets_exactly_the_parameters_its_template_declares(
+    env_name, platform, templates
+):
+    env = platform.env(env_name)
+    root = templates[f"{env_name}/{naming.ROOT_TEMPLATE}"]
     stacks = resources_of(root, "AWS::CloudFormation::Stack")
-    assert set(stacks) == {
-        "Network",
-        "Edge",
-        "Cluster",
-        "SportmonksService",
-        "DatabaseService",
-        "OrchestratorService",
+    assert set(stacks) == {naming.NETWORK, naming.EDGE, naming.CLUSTER} | {
+        naming.service_stack_id(s) for s in env.services
     }
     for logical_id, stack in stacks.items():
         nested = templates[f"{env_name}/{naming.template_file(logical_id)}"]
@@ -378,9 +524,11 @@ def test_every_nested_stack_gets_exactly_the_parameters_its_template_declares(en
                 )
 
 
-def test_root_outputs_the_platform_url(templates):
-    assert templates["prod/root.json"]["Outputs"]["LoadBalancerUrl"]["Value"] == {
-        "Fn::GetAtt": ["Edge", "Outputs.LoadBalancerUrl"]
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_root_outputs_the_platform_url(env_name, templates):
+    root = templates[f"{env_name}/{naming.ROOT_TEMPLATE}"]
+    assert root["Outputs"]["LoadBalancerUrl"]["Value"] == {
+        "Fn::GetAtt": [naming.EDGE, "Outputs.LoadBalancerUrl"]
     }
 
 
@@ -397,11 +545,14 @@ def test_no_literal_secret_in_any_container_environment(templates):
                     assert not _SECRETISH.search(e["Name"]), f"{path} {name}: {e['Name']}"
 
 
-def test_no_task_gets_a_public_ip(templates):
+def test_no_task_gets_a_public_ip(platform, templates):
+    services = 0
     for path, t in templates.items():
         for name, s in resources_of(t, "AWS::ECS::Service").items():
             cfg = s["Properties"]["NetworkConfiguration"]["AwsvpcConfiguration"]
             assert cfg["AssignPublicIp"] == "DISABLED", f"{path} {name}"
+            services += 1
+    assert services == sum(len(e.services) for e in platform.environments.values())
 
 
 def test_no_iam_wildcard_actions(templates):
@@ -420,6 +571,7 @@ def test_no_iam_wildcard_actions(templates):
 
 
 def test_internet_ingress_only_on_the_alb_80_and_443(templates):
+    edge_file = naming.template_file(naming.EDGE)
     for path, t in templates.items():
         for p, value in walk(t):
             if (
@@ -427,18 +579,18 @@ def test_internet_ingress_only_on_the_alb_80_and_443(templates):
                 and value.get("CidrIp") in ("0.0.0.0/0",)
                 and ("SecurityGroupIngress" in p)
             ):
-                assert path.endswith("/edge.json") and value["FromPort"] in (80, 443), (path, p)
+                assert path.endswith(f"/{edge_file}") and value["FromPort"] in (80, 443), (path, p)
         for name, r in resources_of(t, "AWS::EC2::SecurityGroupIngress").items():
             assert "CidrIp" not in r["Properties"], f"{path} {name}"
 
 
-def test_every_log_group_has_retention(templates):
+def test_every_service_has_one_log_group_with_retention(platform, templates):
     groups = 0
-    for t in templates.values():
+    for path, t in templates.items():
         for lg in resources_of(t, "AWS::Logs::LogGroup").values():
-            assert lg["Properties"]["RetentionInDays"] in config.LOG_RETENTION_DAYS
+            assert lg["Properties"]["RetentionInDays"] > 0, path
             groups += 1
-    assert groups == len(ENVS) * len(SERVICES)
+    assert groups == sum(len(e.services) for e in platform.environments.values())
 
 
 def test_every_template_parameter_and_output_has_a_description(templates):
@@ -449,58 +601,83 @@ def test_every_template_parameter_and_output_has_a_description(templates):
                 assert item.get("Description"), f"{path} {section}.{name}"
 
 
-# -- a fourth service is a config change only --------------------------------------------------
+# -- a new service is a config change only ------------------------------------------------------
 
 
-def test_a_fourth_service_is_a_config_change_only(raw):
-    raw["services"].append(
-        {
-            "name": "billing-service",
-            "discovery_name": "billing",
-            "port": 8003,
-            "repository": "billing-service",
-            "health_check_path": "/health",
-            "path_patterns": ["/billing/*"],
-            "listener_priority": 300,
-            "environment": {"CURRENCY": "EUR"},
-            "secrets": ["STRIPE_TOKEN"],
-        }
-    )
-    platform = config.from_dict(raw)
-    rendered = render.render(platform, ["prod"])
-    by_path = {r.path: json.loads(r.text) for r in rendered}
-    t = by_path["prod/billing-service.json"]
-    (c,) = t["Resources"]["TaskDefinition"]["Properties"]["ContainerDefinitions"]
-    assert c["Name"] == "billing-service"
-    assert c["Secrets"][0]["ValueFrom"]["Fn::Sub"].endswith(
-        ":secret:insightxi/prod/billing-service/STRIPE_TOKEN"
-    )
-    root = by_path["prod/root.json"]
-    assert "BillingServiceImageTag" in root["Parameters"]
-    assert root["Resources"]["BillingService"]["Properties"]["Parameters"]["ImageTag"] == {
-        "Ref": "BillingServiceImageTag"
+def _new_service(raw: dict[str, Any]) -> dict[str, Any]:
+    """A service unlike any in the configuration: its own name, port, path and priority."""
+    services = raw["services"]
+    taken = {s["name"] for s in services}
+    n = len(services) + 1
+    while f"extra{n}-service" in taken:
+        n += 1
+    used = {s["listener_priority"] for s in services}
+    catch_all = [s["listener_priority"] for s in services if "/*" in s["path_patterns"]]
+    # Before any catch-all rule, so that its path is reached.
+    priority = next(p for p in range(1, min(catch_all, default=50_000)) if p not in used)
+    return {
+        "name": f"extra{n}-service",
+        "discovery_name": f"extra{n}",
+        "port": max(s["port"] for s in services) + 1,
+        "repository": f"extra{n}-service",
+        "health_check_path": "/health",
+        "path_patterns": [f"/extra{n}/*"],
+        "listener_priority": priority,
+        "environment": {"CURRENCY": "EUR"},
+        "secrets": ["STRIPE_TOKEN"],
     }
-    edge = by_path["prod/edge.json"]["Resources"]["LoadBalancerSecurityGroup"]["Properties"]
-    assert edge["SecurityGroupEgress"][0]["ToPort"] == 8003
-    findings = lint.lint(rendered)
+
+
+def test_a_new_service_is_a_config_change_only(raw, rendered):
+    new = _new_service(raw)
+    raw["services"].append(new)
+    env_name = next(iter(raw["environments"]))
+    with_new = render.render(config.from_dict(raw), [env_name])
+    by_path = {r.path: json.loads(r.text) for r in with_new}
+    t = by_path[f"{env_name}/{new['name']}.json"]
+    c = container_of(t)
+    assert c["Name"] == new["name"]
+    assert c["Environment"] == [{"Name": "CURRENCY", "Value": "EUR"}]
+    assert c["Secrets"][0]["ValueFrom"]["Fn::Sub"].endswith(
+        f":secret:{raw['project']}/{env_name}/{new['name']}/STRIPE_TOKEN"
+    )
+    root = by_path[f"{env_name}/{naming.ROOT_TEMPLATE}"]
+    stack_id = naming.pascal(new["name"])
+    assert root["Resources"][stack_id]["Properties"]["Parameters"]["ImageTag"] == {
+        "Ref": f"{stack_id}ImageTag"
+    }
+    assert f"{stack_id}ImageTag" in root["Parameters"]
+    edge_sg = by_path[f"{env_name}/{naming.template_file(naming.EDGE)}"]["Resources"][
+        "LoadBalancerSecurityGroup"
+    ]["Properties"]
+    assert edge_sg["SecurityGroupEgress"][0]["ToPort"] == new["port"]
+    # The templates the new service changes are lint-clean (test_lint covers the others).
+    before = {r.path: r.text for r in rendered}
+    changed = [r for r in with_new if r.text != before.get(r.path)]
+    assert {r.filename for r in changed} >= {
+        f"{new['name']}.json",
+        naming.ROOT_TEMPLATE,
+        naming.template_file(naming.EDGE),
+    }
+    findings = lint.lint(changed, cache_dir=None)
     assert findings == [], "\n".join(map(str, findings))
 
 
 def test_readme_environments_table_matches_the_config(platform):
-    from cfn import docs
-    from tests.conftest import PROJECT_ROOT
-
     readme = (PROJECT_ROOT / "README.md").read_text()
     assert docs.environments_table(platform) in readme, "run `python -m cfn.docs` and paste"
 
 
-@pytest.mark.parametrize("env_name", ENVS)
-def test_artifacts_bucket_is_versioned_encrypted_private_and_tls_only(env_name, templates):
-    t = templates[f"{env_name}/bootstrap.json"]
+@pytest.mark.parametrize("env_name", ENV_NAMES)
+def test_artifacts_bucket_is_versioned_encrypted_private_and_tls_only(
+    env_name, platform, templates
+):
+    env = platform.env(env_name)
+    t = templates[f"{env_name}/{naming.BOOTSTRAP_TEMPLATE}"]
     bucket = t["Resources"]["ArtifactsBucket"]
     p = bucket["Properties"]
     assert p["BucketName"] == {
-        "Fn::Sub": f"insightxi-{env_name}-artifacts-${{AWS::AccountId}}-${{AWS::Region}}"
+        "Fn::Sub": f"{env.project}-{env.name}-artifacts-${{AWS::AccountId}}-${{AWS::Region}}"
     }
     assert p["VersioningConfiguration"] == {"Status": "Enabled"}
     (rule,) = p["BucketEncryption"]["ServerSideEncryptionConfiguration"]
