@@ -145,6 +145,7 @@ def build(env: Environment) -> Template:
     t = new_template(env, "network (VPC, subnets, internet and NAT gateways, routes)")
     network = t.add_resource(vpc(env))
     gateway = internet_gateway(env, network)
+    _, attach = gateway
     public_table, public_route = public_routing(env, network, gateway)
     _add(t, *gateway, public_table, public_route)
 
@@ -153,7 +154,7 @@ def build(env: Environment) -> Template:
     for n, (public, private) in enumerate(zones, start=1):
         _add(t, public, private, association(public, public_table))
         if n <= env.nat_gateways:
-            eip, nat = nat_gateway(env, n, public, gateway[1])
+            eip, nat = nat_gateway(env, n, public, attach)
             _add(t, eip, nat)
             nats.append(nat)
     private_tables = []
