@@ -377,12 +377,10 @@ def test_target_group_and_listener_rule(svc):
 @pytest.mark.parametrize("env_name", ENV_NAMES)
 def test_listener_priorities_unique_and_catch_all_last(env_name, platform, templates):
     env = platform.env(env_name)
-    rules = {
-        s.name: templates[f"{env_name}/{service_file(s)}"]["Resources"]["ListenerRule"][
-            "Properties"
-        ]
-        for s in env.services
-    }
+    rules = {}
+    for s in env.services:
+        t = templates[f"{env_name}/{service_file(s)}"]
+        rules[s.name] = t["Resources"]["ListenerRule"]["Properties"]
     priorities = {name: r["Priority"] for name, r in rules.items()}
     assert len(set(priorities.values())) == len(priorities)
     # The ALB evaluates rules by ascending priority: a catch-all must come after every other.
