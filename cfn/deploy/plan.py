@@ -29,7 +29,6 @@ from cfn.config import Environment
 from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, review
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import DeployError, MissingSecrets
-from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 
@@ -59,7 +58,7 @@ def parse_image_tags(env: Environment, pairs: tuple[str, ...]) -> dict[str, str]
             raise DeployError(
                 f"--image-tag: unknown service {service!r}", f"services: {', '.join(known)}"
             )
-        if not re.match(IMAGE_TAG_PATTERN, tag):
+        if not re.match(naming.IMAGE_TAG_PATTERN, tag):
             raise DeployError(
                 f"--image-tag {service}: {tag!r} is not an allowed tag",
                 "use an immutable tag such as the git sha (letters, digits, '.', '_', '-'; "
