@@ -100,6 +100,9 @@ def image_tag_parameter(service: Service) -> str:
 
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
 ARTIFACTS_PREFIX_PARAMETER = "ArtifactsPrefix"
+# An image tag parameter's values: what ECR allows, except the mutable `latest` (a deploy must
+# name what it runs). Used by the templates' AllowedPattern and by `bin/deploy plan`.
+IMAGE_TAG_PATTERN = r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 
 
 # -- physical names ---------------------------------------------------------------------------

@@ -114,6 +114,7 @@ def deploy() -> None:
     bootstrap  create or update the artifacts bucket (once per environment)
     plan       upload the templates, create the change set, print the review
     execute    execute exactly the reviewed change set and follow it
+    diff       compare the committed templates with the deployed stacks (read-only)
     status     the stack's status, outputs and waiting change sets
     """
 
@@ -162,6 +163,18 @@ def bootstrap(**kw: Any) -> None:
     help="Also write the review as Markdown (for a pull request).",
 )
 @click.option(
+    "--no-drift",
+    is_flag=True,
+    help="Do not detect drift first (faster; the review then cannot say what a change would "
+    "overwrite).",
+)
+@click.option(
+    "--revert-drift",
+    is_flag=True,
+    help="Make a drift-aware change set (DeploymentMode=REVERT_DRIFT): it also puts back what "
+    "was changed outside CloudFormation.",
+)
+@click.option(
     "--skip-image-check",
     is_flag=True,
     help="Do not check that each image tag exists in its ECR repository.",
@@ -176,6 +189,8 @@ def plan(
     image_tags: tuple[str, ...],
     plan_out: Path | None,
     summary_md: Path | None,
+    no_drift: bool,
+    revert_drift: bool,
     skip_image_check: bool,
     skip_secret_check: bool,
     **kw: Any,
@@ -192,25 +207,24 @@ def plan(
 
     ctx = DeployContext(**kw)
     tags = plan_mod.parse_image_tags(ctx.env, image_tags)
-    plan_path = plan_out or Path("plans") / f"{naming.root_stack(ctx.env)}.json"
+    default_path = Path("plans") / f"{naming.root_stack(ctx.env)}.json"
+    plan_path = plan_out or default_path
     result = plan_mod.run(
         ctx.clients,
         ctx.env,
         image_tags=tags,
         templates_dir=build.TEMPLATES_DIR,
         plan_path=plan_path,
+        check_drift=not no_drift,
+        revert_drift=revert_drift,
         progress=err,
         check_images=not skip_image_check,
         check_secrets=not skip_secret_check,
     )
     if result.review is None:
-        ctx.emit(
-            f"no changes: {naming.root_stack(ctx.env)} already matches the templates",
-            {"changes": None, "no_changes": True},
-        )
-        if summary_md:
-            atomic_write(summary_md, f"No changes for `{naming.root_stack(ctx.env)}`.\n")
-        sys.exit(EXIT_OK)
+        from cfn.cli.review import no_changes
+
+        no_changes(ctx, result, [default_path, plan_path], summary_md)
     if summary_md:
         atomic_write(summary_md, review.to_markdown(result.review))
         err(f"review written to {summary_md}")
@@ -229,7 +243,11 @@ _DEADLINE = click.option(
 @deploy.command()
 @deploy_options
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (protected environments).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask for confirmation (protected environments, plans that broaden security).",
+)
 @_DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
 def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None:
@@ -271,21 +289,16 @@ def _confirmed(ctx: DeployContext, planned: Any, plan_file: Path, yes: bool) -> 
             f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
             f"use --env {planned.environment} or the right plan file",
         )
+    if planned.spent:
+        ctx.emit(
+            "nothing to execute: the last plan found no changes",
+            {"stack": planned.stack, "status": None, "nothing_to_execute": True},
+        )
+        sys.exit(EXIT_OK)
     desc = execute_mod.check_still_valid(ctx.clients, planned)
-    if ctx.env.protected and not yes:
-        if not sys.stdin.isatty():
-            raise DeployError(
-                f"{ctx.env.name} is protected and there is no terminal to confirm in",
-                "run it in a terminal, or pass --yes once the review is approved",
-            )
-        if not click.confirm(
-            f"Execute change set {planned.change_set_name} "
-            f"({planned.change_count} changes) on {planned.stack} in account "
-            f"{planned.account}?",
-            err=True,
-        ):
-            err("not executed")
-            sys.exit(EXIT_ERROR)
+    from cfn.cli.review import confirm
+
+    confirm(ctx, planned, yes)
     return desc
 
 
@@ -315,6 +328,10 @@ def status(watch: bool, deadline: str | None, **kw: Any) -> None:
     else:
         ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
     sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+
+
+# The review's own pieces: the `diff` command, and what plan and execute ask and say about it.
+from cfn.cli import review as _review  # noqa: E402,F401
 
 
 def deploy_main() -> None:
