@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from cfn.naming import LIMITS as NAME_LIMITS
 from cfn.rules._resolve import resolve, resources
 
-# resource type -> (name property, maximum length, what it is)
-LIMITS = {
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("Name", 32, "load balancer"),
-    "AWS::ElasticLoadBalancingV2::TargetGroup": ("Name", 32, "target group"),
-    "AWS::IAM::Role": ("RoleName", 64, "IAM role"),
-    "AWS::Logs::LogGroup": ("LogGroupName", 512, "log group"),
-    "AWS::ECS::Cluster": ("ClusterName", 255, "ECS cluster"),
-    "AWS::ECS::Service": ("ServiceName", 255, "ECS service"),
+# resource type -> (name property, what it is); the lengths are naming's, the one source.
+NAMED = {
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("Name", "load balancer"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": ("Name", "target group"),
+    "AWS::IAM::Role": ("RoleName", "IAM role"),
+    "AWS::Logs::LogGroup": ("LogGroupName", "log group"),
+    "AWS::ECS::Cluster": ("ClusterName", "ECS cluster"),
+    "AWS::ECS::Service": ("ServiceName", "ECS service"),
 }
+LIMITS = {rtype: (prop, NAME_LIMITS[what], what) for rtype, (prop, what) in NAMED.items()}
 
 
 class PhysicalNameLength(CloudFormationLintRule):

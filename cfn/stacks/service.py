@@ -177,6 +177,7 @@ def build(env: Environment, service: Service) -> Template:
             HealthCheckProtocol="HTTP",
             HealthCheckPath=service.health_check_path,
             HealthCheckIntervalSeconds=size.health_check_interval_seconds,
+            HealthCheckTimeoutSeconds=size.health_check_timeout_seconds,
             HealthyThresholdCount=size.healthy_threshold,
             UnhealthyThresholdCount=size.unhealthy_threshold,
             Matcher=elb.Matcher(HttpCode="200-399"),
