@@ -46,7 +46,7 @@ from cfn.configtypes import (
     one_of,
 )
 
-# Re-exported: the stacks and the docs read the Fargate sizes and retentions from here.
+# Re-exported: part of this module's public API (the tests read the accepted values here).
 from cfn.limits import FARGATE_SIZES as FARGATE_SIZES
 from cfn.limits import LOG_RETENTION_DAYS as LOG_RETENTION_DAYS
 from cfn.validation_network import check_environments
