@@ -275,8 +275,8 @@ def from_dict(raw: Any, source: Path | str | None = None) -> Platform:
             for name, s in settings.items()
         },
     )
-    # Physical names are built from every value above: checked once those are valid.
-    problems += validation.check_names(platform)
+    # Names and policies are built from every value above: checked once those are valid.
+    problems += validation.check_platform(platform)
     if problems:
         raise ConfigError(problems, source)
     return platform

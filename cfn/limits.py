@@ -92,6 +92,7 @@ _ROWS = [
     Limit("cloudmap-namespace", "Cloud Map", "private DNS namespace name", "a DNS name: labels of 1 to 63 characters, 253 in all", "https://docs.aws.amazon.com/cloud-map/latest/api/API_CreatePrivateDnsNamespace.html", CONFIG),
     Limit("cloudmap-service", "Cloud Map", "service name (a DNS label)", "1 to 63 characters", "https://docs.aws.amazon.com/cloud-map/latest/api/API_CreateService.html", CONFIG),
     Limit("iam-action", "IAM", "policy action", "service:Action", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_action.html", f"{CONFIG}; lint E9006 (no wildcards)"),
+    Limit("iam-role-policy", "IAM role", "inline policy size", "10,240 characters (whitespace not counted)", "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html", CONFIG),
     _name_limit("stack", "https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_CreateStack.html", CONFIG),
     _name_limit("load balancer", "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html", f"{CONFIG}; lint E9009"),
     _name_limit("target group", _TARGET_GROUP_API, f"{CONFIG}; lint E9009"),

@@ -35,6 +35,9 @@ LIMITS = {
     "secret": 512,
     "S3 bucket": 63,
 }
+# Image tags: what ECR allows, except the mutable `latest` (a deploy must name what it runs).
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_Image.html
+IMAGE_TAG_PATTERN = r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 # CloudFormation names a nested stack "<root>-<LogicalId>-<12 or 13 random characters>".
 _NESTED_SUFFIX = 14
 

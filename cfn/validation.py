@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import difflib
 import functools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from cfn import naming
+from cfn import naming, policies
 from cfn.limits import FARGATE_SIZES, cite
 from cfn.validation_network import network_problems
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 RULES_PER_LOAD_BALANCER = 100
 TARGET_GROUPS_PER_LOAD_BALANCER = 100
 WILDCARDS_PER_RULE = 5
+ROLE_POLICY_CHARACTERS = 10_240
 
 _ECR_NAME = re.compile(r"(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _ECR_URI = re.compile(
@@ -266,10 +268,15 @@ def check_environment(where: str, e: EnvironmentSettings) -> list[str]:
     return problems + network_problems(where, e)
 
 
-# -- physical names -------------------------------------------------------------------------------
+# -- what is built from everything: physical names, IAM policies ---------------------------------
 
 
-def check_names(platform: Platform) -> list[str]:
+def check_platform(platform: Platform) -> list[str]:
+    """Physical names and the roles' inline policies against AWS's limits, once prefixed."""
+    return _names(platform) + _policy_sizes(platform)
+
+
+def _names(platform: Platform) -> list[str]:
     """One message per physical name longer than AWS allows, once the project is prefixed."""
     problems = []
     for env in platform.environments.values():
@@ -282,3 +289,44 @@ def check_names(platform: Platform) -> list[str]:
                     f"{limit} (shorten the project, environment or discovery_name) {cite(lid)}"
                 )
     return problems
+
+
+def _policy_sizes(platform: Platform) -> list[str]:
+    """Each role's inline policy as IAM counts it: substituted, whitespace left out."""
+    problems = []
+    for env in platform.environments.values():
+        for s in env.services:
+            documents = {
+                "execution role (its secrets)": policies.read_secrets(
+                    [naming.secret(env, s, v) for v in s.secrets]
+                ),
+                "task role (task_role_actions)": policies.task_permissions(
+                    s.task_role_actions, s.task_role_resources
+                ),
+            }
+            for role, document in documents.items():
+                size = _iam_characters(document, env.region)
+                if size > ROLE_POLICY_CHARACTERS:
+                    problems.append(
+                        f"environment {env.name}, service {s.name}: the {role} policy is {size} "
+                        f"characters; IAM allows {ROLE_POLICY_CHARACTERS} per role "
+                        + cite("iam-role-policy")
+                    )
+    return problems
+
+
+def _iam_characters(document: Any, region: str) -> int:
+    """The policy's length once CloudFormation has substituted it (a 12-digit account id)."""
+    from troposphere import encode_to_dict
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"Fn::Sub"} and isinstance(node["Fn::Sub"], str):
+                return node["Fn::Sub"]
+            return {k: resolve(v) for k, v in node.items()}
+        return [resolve(v) for v in node] if isinstance(node, list) else node
+
+    text = json.dumps(resolve(encode_to_dict(document)), separators=(",", ":"))
+    for name, value in (("Partition", "aws"), ("Region", region), ("AccountId", "1" * 12)):
+        text = text.replace(f"${{AWS::{name}}}", value)
+    return sum(1 for ch in text if not ch.isspace())

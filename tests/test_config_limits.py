@@ -89,6 +89,7 @@ EXAMPLES: dict[str, Callable[[Raw], None]] = {
     "iam-action": lambda raw: raw["services"][0].update(
         task_role_actions=["s3 GetObject"], task_role_resources=["arn:aws:s3:::b/*"]
     ),
+    "iam-role-policy": lambda raw: raw["services"][0].update(secrets=[f"S{i}" for i in range(120)]),
     "name-stack": lambda raw: (
         independent(raw).update(name="a" + "b" * 110)
         or [e.get("services", {}).clear() for e in raw["environments"].values()]

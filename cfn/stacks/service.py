@@ -29,8 +29,7 @@ from cfn.config import Environment, Service
 from cfn.stacks._common import add_output, add_parameter, new_template, retain_policies
 from cfn.stacks.cluster import capacity_provider_strategy
 
-# Image tags: what ECR allows, except the mutable `latest` (a deploy must name what it runs).
-IMAGE_TAG_PATTERN = r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
+IMAGE_TAG_PATTERN = naming.IMAGE_TAG_PATTERN  # one source: naming (root and plan import it here)
 DISCOVERY_TTL_SECONDS = 10
 
 
