@@ -324,14 +324,14 @@ def _environment(
     overrides = table.get("services") if isinstance(table.get("services"), Mapping) else {}
     for unknown in [k for k in overrides if known is not None and k not in known]:
         problems.append(
-            f"{where}: services.{unknown} is not a service in the catalogue "
-            f"(known: {', '.join(sorted(known or ()))})"
+            f"{where}: services.{validation.short(str(unknown))} is not a service in the catalogue "
+            f"(known: {', '.join(sorted(map(validation.short, known or ())))})"
         )
     defaults = table.get("service_defaults")
     sizing: dict[str, ServiceSizing] = {}
     for svc in dict.fromkeys(known or ()) if isinstance(defaults, Mapping) else ():
         override = overrides.get(svc) if isinstance(overrides.get(svc), Mapping) else {}
-        size = _sizing(where, svc, defaults, override, problems)
+        size = _sizing(where, validation.short(svc), defaults, override, problems)
         if size is not None:
             sizing[svc] = size
     return settings, sizing

@@ -173,6 +173,7 @@ def describe(
     loc = tuple(error["loc"])
     loc = rename(loc) if rename else loc
     name = field_name(loc)
+    name = name if len(name) <= 80 else name[:79] + "…"
     kind, value = error["type"], error.get("input")
     if kind == "missing":
         return f"missing field {name!r}"

@@ -51,7 +51,12 @@ _KEY_FORMATS = {
 
 def is_plain(name: Any) -> bool:
     """Whether a name can stand in a message as it is (short, printable text)."""
-    return isinstance(name, str) and 0 < len(name) <= 64 and name.isprintable()
+    return isinstance(name, str) and 0 < len(name) <= 128 and name.isprintable()
+
+
+def short(text: str, width: int = 64) -> str:
+    """A user's string cut to fit in a message (a configuration can hold a novel)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def service_names(entries: Sequence[Any]) -> list[str]:
@@ -63,6 +68,7 @@ def service_names(entries: Sequence[Any]) -> list[str]:
 
 
 def check_service(where: str, s: Service) -> list[str]:
+    """ECR name, secret-looking literals, wildcards per rule, task role actions of one service."""
     problems = _repository(where, s.repository)
     for key, value in s.environment:
         kind = _secret_kind(key, value)
@@ -97,14 +103,14 @@ def _repository(where: str, repo: str) -> list[str]:
     uri = _ECR_URI.fullmatch(repo)
     if uri:
         return [
-            f"{where}: repository {repo!r} is a registry URI; give the repository name only "
-            f"({uri['repo']!r}): the template adds the account's registry and the image tag "
-            + cite("ecr-repository")
+            f"{where}: repository {short(repo, 100)!r} is a registry URI; give the repository "
+            f"name only ({short(uri['repo'])!r}): the template adds the account's registry "
+            "and the image tag " + cite("ecr-repository")
         ]
     if not 2 <= len(repo) <= 256 or not _ECR_NAME.fullmatch(repo):
         lower = " (ECR names are lowercase)" if repo != repo.lower() else ""
         return [
-            f"{where}: repository {repo[:60]!r} is not an ECR repository name{lower} "
+            f"{where}: repository {short(repo)!r} is not an ECR repository name{lower} "
             + cite("ecr-repository")
         ]
     return []
@@ -129,7 +135,8 @@ def check_catalogue(services: Sequence[Service], entries: Sequence[Any]) -> list
     for i, name in enumerate(names):
         if name in names[:i]:
             problems.append(
-                f"service {name}: duplicate service name (also entry #{names.index(name) + 1})"
+                f"service {short(name)}: duplicate service name (also entry "
+                f"#{names.index(name) + 1})"
             )
     for attr in ("port", "discovery_name", "listener_priority"):
         seen: dict[Any, str] = {}
@@ -148,8 +155,8 @@ def check_catalogue(services: Sequence[Service], entries: Sequence[Any]) -> list
                 problems.append(f"service {s.name}: depends_on names itself")
             elif d not in names:
                 problems.append(
-                    f"service {s.name}: depends_on {d!r} is not a service "
-                    f"(known: {', '.join(sorted(names))})"
+                    f"service {s.name}: depends_on {short(d)!r} is not a service "
+                    f"(known: {', '.join(sorted(map(short, names)))})"
                 )
     # Every service adds one rule to the listener and one target group to the load balancer.
     for limit, what, lid in (
@@ -204,6 +211,7 @@ def _reserved_service_names() -> list[str]:
 
 
 def check_sizing(where: str, z: ServiceSizing) -> list[str]:
+    """Fargate's CPU/memory pairs, scaling bounds, health check interval against timeout."""
     problems = []
     if z.cpu not in FARGATE_SIZES:
         problems.append(
@@ -246,18 +254,19 @@ def known_regions() -> frozenset[str]:
 
 
 def check_environment(where: str, e: EnvironmentSettings) -> list[str]:
+    """The region botocore knows, the certificate (its region too), the network."""
     problems = []
     if e.region not in known_regions():
         close = difflib.get_close_matches(e.region, sorted(known_regions()), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else " (or newer than this botocore)"
         problems.append(
-            f"{where}: region {e.region[:40]!r} is not an AWS region{hint} {cite('region')}"
+            f"{where}: region {short(e.region)!r} is not an AWS region{hint} {cite('region')}"
         )
     if e.certificate_arn:
         arn = _ACM_ARN.fullmatch(e.certificate_arn)
         if not arn:
             problems.append(
-                f"{where}: certificate_arn {e.certificate_arn[:80]!r} is not an ACM "
+                f"{where}: certificate_arn {short(e.certificate_arn, 100)!r} is not an ACM "
                 f"certificate ARN {cite('certificate')}"
             )
         elif arn["region"] != e.region:

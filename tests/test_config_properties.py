@@ -100,7 +100,13 @@ def mutated(draw: st.DrawFn, values: st.SearchStrategy[Any] = any_values) -> dic
     return doc
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: the tests write nothing into the project (a failure prints its example).
+@settings(
+    max_examples=150,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(mutated())
 def test_any_mutation_ends_in_a_platform_or_a_config_error(raw):
     try:
@@ -141,7 +147,12 @@ def _tree_digest(root: Path) -> str:
     return h.hexdigest()
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=6,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(raw=mutated(toml_values))
 def test_build_templates_exits_0_or_2_without_traceback(raw, tmp_path_factory):
     text = "\n".join(f"{_toml(k)} = {_toml(v)}" for k, v in raw.items()) + "\n"
