@@ -72,6 +72,7 @@ _ROWS = [
     Limit("subnet-cidr", "subnet", "CIDR block", "/16 to /28, inside the VPC, no overlap", _VPC, CONFIG),
     Limit("alb-subnets", "load balancer", "subnets", "at least 2 availability zones", "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/application-load-balancers.html#availability-zones", CONFIG),
     Limit("certificate", "load balancer", "certificate", "an ACM certificate ARN in the load balancer's region", "https://docs.aws.amazon.com/acm/latest/userguide/acm-regions.html", CONFIG),
+    Limit("load-balancer-name", "load balancer", "name", "letters, digits and hyphens, not beginning with 'internal-'", "https://docs.aws.amazon.com/elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html", CONFIG),
     Limit("alb-rules", "load balancer", "rules per load balancer (excluding default rules)", "100", _ELB_QUOTAS, CONFIG),
     Limit("alb-target-groups", "load balancer", "target groups per load balancer", "100", _ELB_QUOTAS, CONFIG),
     Limit("rule-condition-values", "listener rule", "condition values per rule", "5", _ELB_QUOTAS, CONFIG),

@@ -297,6 +297,12 @@ def _names(platform: Platform) -> list[str]:
                     f"{where}: {kind} name {name[:80]!r} is {len(name)} characters; AWS allows "
                     f"{limit} (shorten the project, environment or discovery_name) {cite(lid)}"
                 )
+        # ELB keeps the prefix for internal load balancers' DNS names.
+        if naming.load_balancer(env).startswith("internal-"):
+            problems.append(
+                f"environment {env.name}: load balancer name {naming.load_balancer(env)!r} "
+                f"begins with 'internal-'; rename the project {cite('load-balancer-name')}"
+            )
     return problems
 
 

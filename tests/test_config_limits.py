@@ -63,6 +63,7 @@ EXAMPLES: dict[str, Callable[[Raw], None]] = {
         private_subnets=first_env(raw)[1]["private_subnets"][:1],
     ),
     "certificate": _certificate,
+    "load-balancer-name": lambda raw: raw.update(project="internal"),
     "alb-rules": lambda raw: raw.update(scale.with_services(raw, 101)),
     "alb-target-groups": lambda raw: raw.update(scale.with_services(raw, 101)),
     "rule-condition-values": lambda raw: raw["services"][0].update(
