@@ -11,7 +11,7 @@ pydantic's own wording, and the caller puts the environment and service in front
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sized
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BeforeValidator, Strict
@@ -24,7 +24,7 @@ Str = Annotated[str, Strict()]
 Bool = Annotated[bool, Strict()]
 
 RULE = "config_rule"
-T = TypeVar("T")
+S = TypeVar("S", bound=Sized)
 
 
 def _fail(rule: str, limit: str | None) -> PydanticCustomError:
@@ -57,18 +57,20 @@ def matching(pattern: str, rule: str, limit: str | None = None) -> AfterValidato
 def at_most(n: int, limit: str | None = None) -> AfterValidator:
     """A string or a list of at most `n` characters or entries."""
 
-    def check(value: T) -> T:
-        if len(value) > n:  # type: ignore[arg-type]
+    def check(value: S) -> S:
+        if len(value) > n:
             unit = "characters" if isinstance(value, str) else "entries"
-            raise _fail(f"has {len(value)} {unit}; at most {n} are allowed", limit)  # type: ignore[arg-type]
+            raise _fail(f"has {len(value)} {unit}; at most {n} are allowed", limit)
         return value
 
     return AfterValidator(check)
 
 
 def not_empty(what: str) -> AfterValidator:
-    def check(value: T) -> T:
-        if not value:
+    """A list or table with at least one entry."""
+
+    def check(value: S) -> S:
+        if not len(value):
             raise _fail(f"needs at least one {what}", None)
         return value
 
