@@ -16,6 +16,7 @@ import json
 import math
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +24,13 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from cfn import config, render
 from tests.conftest import _RAW, BIN, TEMPLATES
+
+# Hypothesis keeps caches (unicode data, constants) in a directory: not in the project's tree.
+set_hypothesis_home_dir(Path(tempfile.gettempdir()) / "insightxi-hypothesis")
 
 BOUNDARIES = [0, -1, 1, 2, 5, 10, 11, 65535, 65536, 50000, 50001, 2**31, 2**63 - 1, -(2**63)]
 ODD_STRINGS = ["", " ", "é", "🚀", "\x00", "A" * 300, "x" * 100_000, "/", "*", "eu-wset-1"]
