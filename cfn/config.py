@@ -206,6 +206,7 @@ _SHAPES = {
     "environments": "a table of environments ([environments.<name>])",
 }
 _SETTINGS = tuple(EnvironmentSettings.model_fields)
+_ENV_NAME = TypeAdapter(EnvName)
 _ENV_SHAPES = {
     "services": "a table per service ([environments.<env>.services.<service>]), "
     "not an array of tables ([[environments.<env>.services]])",
@@ -309,7 +310,7 @@ def _environment(
     """The environment's settings (None if invalid) and the sizing of each service that is valid."""
     where = f"environment {name}" if validation.is_plain(name) else f"environment {name!r:.40}"
     try:
-        TypeAdapter(EnvName).validate_python(name)
+        _ENV_NAME.validate_python(name)
     except ValidationError as exc:
         problems.extend(f"{where}: name {describe(e, ())}" for e in exc.errors())
     if not isinstance(table, Mapping):
