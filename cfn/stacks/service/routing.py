@@ -27,6 +27,7 @@ def target_group(env: Environment, service: Service, vpc_id: Parameter) -> elb.T
         HealthCheckProtocol="HTTP",
         HealthCheckPath=service.health_check_path,
         HealthCheckIntervalSeconds=size.health_check_interval_seconds,
+        HealthCheckTimeoutSeconds=size.health_check_timeout_seconds,
         HealthyThresholdCount=size.healthy_threshold,
         UnhealthyThresholdCount=size.unhealthy_threshold,
         Matcher=elb.Matcher(HttpCode="200-399"),
