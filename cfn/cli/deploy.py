@@ -15,7 +15,15 @@ import click
 
 from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
-from cfn.cli.follow import display, follow_in_progress, parse_deadline, progress_printer, report
+from cfn.cli.follow import (
+    DEADLINE,
+    confirmed,
+    display,
+    follow_in_progress,
+    parse_deadline,
+    progress_printer,
+    report,
+)
 from cfn.fsutil import atomic_write
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -232,14 +240,6 @@ def plan(
     sys.exit(EXIT_CHANGES)
 
 
-_DEADLINE = click.option(
-    "--deadline",
-    default=None,
-    metavar="DURATION",
-    help="Stop following after this long (e.g. 30m); the deployment itself goes on.",
-)
-
-
 @deploy.command()
 @deploy_options
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
@@ -248,7 +248,7 @@ _DEADLINE = click.option(
     is_flag=True,
     help="Do not ask for confirmation (protected environments, plans that broaden security).",
 )
-@_DEADLINE
+@DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
 def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None:
     """Execute exactly the change set PLAN_FILE describes, follow it and each ECS service's
@@ -264,7 +264,7 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
     ctx = DeployContext(**kw)
     planned = planfile.read(plan_file)
     try:
-        desc = _confirmed(ctx, planned, plan_file, yes)
+        desc = confirmed(ctx, planned, plan_file, yes)
     except KeyboardInterrupt:
         raise execute_mod.not_started(planned) from None
     err(f"executing {planned.change_set_name} on {planned.stack}")
@@ -279,29 +279,6 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
     report(ctx, outcome, deadline)
 
 
-def _confirmed(ctx: DeployContext, planned: Any, plan_file: Path, yes: bool) -> dict[str, Any]:
-    """The change set's description once the plan is checked and, if protected, confirmed."""
-    from cfn.deploy import execute as execute_mod
-    from cfn.deploy.errors import DeployError
-
-    if planned.environment != ctx.env.name:
-        raise DeployError(
-            f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
-            f"use --env {planned.environment} or the right plan file",
-        )
-    if planned.spent:
-        ctx.emit(
-            "nothing to execute: the last plan found no changes",
-            {"stack": planned.stack, "status": None, "nothing_to_execute": True},
-        )
-        sys.exit(EXIT_OK)
-    desc = execute_mod.check_still_valid(ctx.clients, planned)
-    from cfn.cli.review import confirm
-
-    confirm(ctx, planned, yes)
-    return desc
-
-
 @deploy.command()
 @deploy_options
 @click.option(
@@ -309,7 +286,7 @@ def _confirmed(ctx: DeployContext, planned: Any, plan_file: Path, yes: bool) -> 
     is_flag=True,
     help="Follow the operation in progress (events and ECS rollouts) until it settles.",
 )
-@_DEADLINE
+@DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
 def status(watch: bool, deadline: str | None, **kw: Any) -> None:
     """The root stack's status and last update, its outputs (the URL) and waiting change sets.

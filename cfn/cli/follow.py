@@ -1,17 +1,25 @@
-"""How `bin/deploy` shows a deployment as it goes: stack events and ECS rollout changes (lines
-on stderr, or JSON lines on stdout with `--output json`), the outcome and its exit code, and
-`status --watch` (following an operation already under way)."""
+"""How `bin/deploy` runs and shows a deployment: the checks before `execute` starts, stack events
+and ECS rollout changes as they come (lines on stderr, or JSON lines on stdout with `--output
+json`), the outcome and its exit code, and `status --watch` (an operation already under way)."""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from cfn.cli.common import EXIT_ERROR, err
+from cfn.cli.common import EXIT_ERROR, EXIT_OK, err
+
+DEADLINE = click.option(
+    "--deadline",
+    default=None,
+    metavar="DURATION",
+    help="Stop following after this long (e.g. 30m); the deployment itself goes on.",
+)
 
 
 def progress_printer(total: int | None = None) -> Callable[[Any], None]:
@@ -108,3 +116,26 @@ def follow_in_progress(ctx: Any, seconds: float | None, deadline: str | None) ->
             f"bin/deploy status --env {ctx.env.name} --watch"
         ) from None
     report(ctx, outcome, deadline)
+
+
+def confirmed(ctx: Any, planned: Any, plan_file: Path, yes: bool) -> dict[str, Any]:
+    """The change set's description once the plan is checked and, if protected, confirmed."""
+    from cfn.deploy import execute as execute_mod
+    from cfn.deploy.errors import DeployError
+
+    if planned.environment != ctx.env.name:
+        raise DeployError(
+            f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
+            f"use --env {planned.environment} or the right plan file",
+        )
+    if planned.spent:
+        ctx.emit(
+            "nothing to execute: the last plan found no changes",
+            {"stack": planned.stack, "status": None, "nothing_to_execute": True},
+        )
+        sys.exit(EXIT_OK)
+    desc = execute_mod.check_still_valid(ctx.clients, planned)
+    from cfn.cli.review import confirm
+
+    confirm(ctx, planned, yes)
+    return desc
