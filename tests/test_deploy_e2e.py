@@ -652,3 +652,19 @@ def test_a_no_change_plan_spends_the_older_plan_and_drift_degrades_on_the_emulat
     r = deploy(aws, "execute", str(older), "--env", "dev")
     assert r.exit_code == 0
     assert r.stdout.strip() == "nothing to execute: the last plan found no changes"
+
+
+def test_the_readme_shows_what_plan_says_about_a_missing_tag(aws, tmp_path):
+    """The README's preflight example is this run's output, line for line."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("$ bin/deploy plan --env dev --image-tag ", 1)[1].split("```", 1)[0]
+    command, *expected = block.strip("\n").splitlines()
+    assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    create_secrets(aws)
+    push_images(aws, tags=("1a2b3c4",))
+    first = tmp_path / "first.json"
+    assert deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
+    assert deploy(aws, "execute", str(first), "--env", "dev").exit_code == 0
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", command)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == expected
