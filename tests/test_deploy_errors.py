@@ -207,3 +207,19 @@ def test_a_call_that_cannot_connect_is_tried_twice_not_ten_times():
         f"cannot connect to {endpoint} (EndpointConnectionError); retrying",
     ]
     assert str(aws_mod.explain(info.value)).startswith(f"cannot reach {endpoint}/")
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "message"),
+    [
+        ("http://[::1", "is not a valid http:// or https:// URL"),
+        ("ftp://localhost:5000", "is not a valid http:// or https:// URL"),
+        ("http://", "is not a valid http:// or https:// URL"),
+        ("http://localhost:port", "has an invalid port"),
+        ("http://localhost:99999", "has an invalid port"),
+    ],
+)
+def test_a_malformed_endpoint_is_one_line(platform, endpoint, message):
+    r = status(next(iter(platform.environments)), endpoint)
+    assert r.exit_code == 1
+    assert error_lines(r.stderr)[0] == f"error: --endpoint-url {endpoint!r} {message}"

@@ -265,7 +265,7 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
     planned = planfile.read(plan_file)
     try:
         desc = confirmed(ctx, planned, plan_file, yes)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, also at the prompt
         raise execute_mod.not_started(planned) from None
     err(f"executing {planned.change_set_name} on {planned.stack}")
     outcome = execute_mod.run(

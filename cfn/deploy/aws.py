@@ -46,12 +46,21 @@ class Clients:
 
 def check_endpoint_url(url: str) -> tuple[str, str, int]:
     """(scheme, host, port) of `--endpoint-url`, or a DeployError saying how to write it."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        fixed = url if "://" in url else f"http://{url}"
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        hostname = None
+        parts = urlsplit("")
+    if "://" not in url:
         raise DeployError(
             f"--endpoint-url {url!r} is not a URL with http:// or https://",
-            f"write it with the scheme, e.g. --endpoint-url {fixed}",
+            f"write it with the scheme, e.g. --endpoint-url http://{url}",
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise DeployError(
+            f"--endpoint-url {url!r} is not a valid http:// or https:// URL",
+            "e.g. --endpoint-url http://localhost:5000",
         )
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -60,7 +69,7 @@ def check_endpoint_url(url: str) -> tuple[str, str, int]:
             f"--endpoint-url {url!r} has an invalid port",
             "e.g. --endpoint-url http://localhost:5000",
         ) from None
-    return parts.scheme, parts.hostname, port
+    return parts.scheme, hostname, port
 
 
 def probe_endpoint(url: str, progress: Callable[[str], None] = lambda s: None) -> None:
