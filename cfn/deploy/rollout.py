@@ -170,10 +170,14 @@ class ServiceRollout:
             listed = self.ecs.list_service_deployments(
                 cluster=self.cluster, service=self.ecs_service, createdAt={"after": self.since}
             )
-            arns = [d["serviceDeploymentArn"] for d in listed.get("serviceDeployments", [])]
-            if not arns:
+            summaries = listed.get("serviceDeployments", [])
+            if not summaries:
                 return []
-            found = self.ecs.describe_service_deployments(serviceDeploymentArns=arns[-1:])
+            # Ours is the first since the operation started (a rollback is recorded in it).
+            first = min(summaries, key=lambda d: d.get("createdAt") or self.since)
+            found = self.ecs.describe_service_deployments(
+                serviceDeploymentArns=[first["serviceDeploymentArn"]]
+            )
         except Exception as exc:
             if error_code(exc) in _NO_API or type(exc).__name__ == "ResponseParserError":
                 self.deployments_api = False  # fall back to DescribeServices alone
