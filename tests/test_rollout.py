@@ -857,3 +857,58 @@ def test_a_deadline_stops_following_not_the_deployment(story, monkeypatch, capsy
     )
     assert "deployment ecs-svc/new IN_PROGRESS: 2 desired, 2 pending, 0 running" in err
     s.done()
+
+
+def test_no_permission_to_read_ecs_stops_watching_the_rollout_not_the_stack(
+    story, monkeypatch, capsys
+):
+    """AWS: the deploying role may update stacks but not read ECS (AccessDeniedException on
+    DescribeServices). The stack is still followed to its end; the rollout is not judged."""
+    s = story
+    s.prelude()
+    s.before_execute()
+    s.executed()
+    s.stack_status("UPDATE_COMPLETE")
+    s.stack_events(
+        s.root_id,
+        [
+            s.event(s.root, "UPDATE_COMPLETE", at(300)),
+            s.event(s.root, "UPDATE_IN_PROGRESS", at(1)),
+            *s.old_events,
+        ],
+    )
+    s.ecs.stubber.add_client_error(
+        "describe_services",
+        "AccessDeniedException",
+        "not authorized to perform: ecs:DescribeServices",
+    )
+
+    code, out, err = execute(s, monkeypatch, capsys)
+
+    assert code == 0, err
+    assert out.splitlines() == [f"{s.root}: UPDATE_COMPLETE"]
+    assert (
+        f"  {s.service.name}: rollout not watched: access denied to DescribeServices: not "
+        "authorized to perform: ecs:DescribeServices"
+    ) in err.splitlines()
+    s.done()
+
+
+def test_losing_aws_while_following_says_the_deployment_goes_on(story, monkeypatch, capsys):
+    """AWS: after ExecuteChangeSet was accepted, DescribeStacks keeps failing (credentials
+    expired mid-deployment). The error says the deployment goes on and how to follow it."""
+    s = story
+    s.prelude()
+    s.before_execute()
+    s.executed()
+    s.cfn.stubber.add_client_error("describe_stacks", "ExpiredToken", "The security token expired")
+
+    code, _out, err = execute(s, monkeypatch, capsys)
+
+    assert code == 1
+    assert err.splitlines()[-2:] == [
+        "error: stopped following: your AWS credentials have expired: refresh them (e.g. aws sso "
+        "login); the deployment goes on in CloudFormation",
+        f"  follow it again: bin/deploy status --env {s.env.name} --watch",
+    ]
+    s.done()

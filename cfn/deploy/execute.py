@@ -23,8 +23,8 @@ from typing import Any
 from cfn import naming
 from cfn.config import Environment, Service
 from cfn.deploy import changesets, events, planfile, rollout
-from cfn.deploy.aws import Clients, error_code
-from cfn.deploy.errors import Interrupted, StalePlan
+from cfn.deploy.aws import Clients, error_code, explain
+from cfn.deploy.errors import DeployError, Interrupted, StalePlan
 
 _EXECUTED = ("EXECUTE_IN_PROGRESS", "EXECUTE_COMPLETE", "EXECUTE_FAILED")
 _RETRY_CODES = {"Throttling", "ThrottlingException", "RequestTimeout", "ServiceUnavailable"}
@@ -149,8 +149,8 @@ def watch(
             display.on_event(event)
         if watchers is None and op.started is not None:
             watchers = [_watcher(clients, env, s, tags.get(s.name), op.started) for s in services]
-        for w in watchers or []:
-            for change in w.poll():
+        for w in list(watchers or []):
+            for change in _poll_watcher(w, watchers or []):
                 display.on_change(change)
         if status:
             failed = not events.succeeded(status)
@@ -159,6 +159,21 @@ def watch(
         if deadline is not None and time.monotonic() - started > deadline:
             return Outcome(stack, None)
         sleep(next(delays, changesets.POLL_DELAYS[-1]))
+
+
+def _poll_watcher(
+    w: rollout.ServiceRollout, watchers: list[rollout.ServiceRollout]
+) -> list[rollout.Change]:
+    """The watcher's changes; an AWS error (e.g. no permission to read ECS) ends that watcher
+    with one line, not the following of the stack."""
+    try:
+        return w.poll()
+    except Exception as exc:
+        why = explain(exc)
+        if why is None:
+            raise
+        watchers.remove(w)
+        return [rollout.Change(w.name, "watch_stopped", f"rollout not watched: {why.message}")]
 
 
 def in_progress(cfn: Any, env: Environment) -> tuple[events.Operation | None, str]:
@@ -262,6 +277,15 @@ def run(
         )
     except KeyboardInterrupt:
         raise goes_on from None
+    except Exception as exc:
+        why = exc if isinstance(exc, DeployError) else explain(exc)
+        if why is None:
+            raise
+        # The change set was executed: whatever stopped the following, the deployment goes on.
+        raise DeployError(
+            f"stopped following: {why.message}; the deployment goes on in CloudFormation",
+            f"follow it again: bin/deploy status --env {plan.environment} --watch",
+        ) from None
 
 
 def not_started(plan: planfile.Plan) -> Interrupted:
