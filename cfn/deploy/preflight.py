@@ -57,7 +57,7 @@ def check_images(ecr: Any, env: Environment, tags: Mapping[str, str], found: Fin
                 found.add(
                     f"{name}: ECR repository {repo!r} does not exist (image tag {tag})",
                     "create the repository and push the image, or fix `repository` in the "
-                    "configuration",
+                    "configuration (skip this check with --skip-image-check)",
                 )
             elif code == "ImageNotFoundException":
                 found.add(
