@@ -14,7 +14,11 @@ What the patches add, each the way AWS behaves:
 - a change set lists a nested stack as modified when only the parameters passed to it change
   (a new image tag), as AWS does; moto compares template text only;
 - a modified nested stack is updated in place, as AWS does; moto deletes and re-creates it,
-  which collides with the names its old resources still hold.
+  which collides with the names its old resources still hold;
+- `UpdateTerminationProtection`, and `DeleteStack` refusing a protected stack;
+- deleting a stack reports each resource (`DELETE_COMPLETE`, `DELETE_SKIPPED` when retained) and,
+  when one cannot be deleted, ends in `DELETE_FAILED` with that resource's reason, the stack
+  kept; moto answers an HTTP 500 instead.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from moto.cloudformation import utils as cfn_utils
 from moto.core.common_models import CloudFormationModel
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
+
+from cfn import localaws_deletion
 
 _patched = False
 
@@ -181,6 +187,7 @@ def patch_moto() -> None:
         return original_resource
 
     cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
+    localaws_deletion.patch()
     _patched = True
 
 
