@@ -10,7 +10,7 @@ What the patches add, each the way AWS behaves:
   Application Auto Scaling target and policy): created as opaque resources with an id and an
   ARN, so that `Ref` and `GetAtt` to them resolve;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
-  `create_stack` already does;
+  `create_stack` already does, and an update sets the stack's `LastUpdatedTime`;
 - a change set lists a nested stack as modified when only the parameters passed to it change
   (a new image tag), as AWS does; moto compares template text only;
 - a modified nested stack is updated in place, as AWS does; moto deletes and re-creates it,
@@ -34,6 +34,7 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import utils as cfn_utils
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
@@ -147,6 +148,8 @@ def patch_moto() -> None:
         stack.parameters = dict(change_set.parameters)
         stack.template_dict = change_set.template_dict
         stack.output_map = stack._create_output_map()
+        if change_set.change_set_type == "UPDATE":  # AWS's LastUpdatedTime; moto has none
+            stack.last_updated_time = utcnow()
 
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
 

@@ -117,6 +117,7 @@ def _delete_reporting(self: Any) -> None:
         progress = False
         for logical_id in sorted(remaining):
             parsed = rmap._parsed_resources.get(logical_id)
+            type_ = _type(rmap, logical_id)
             try:
                 if parsed is not None and not isinstance(parsed, str):
                     rmap._delete_resource(parsed, rmap._resource_json_map[logical_id])
@@ -126,8 +127,11 @@ def _delete_reporting(self: Any) -> None:
                 errors[logical_id] = getattr(exc, "message", None) or str(exc)
                 continue
             remaining.discard(logical_id)
+            # moto's ResourceMap re-creates a resource it is asked for and does not hold: a
+            # deleted one must leave the template's map too (for listing, or a second attempt).
+            rmap._resource_json_map.pop(logical_id, None)
             progress = True
-            _resource_event(self, logical_id, _type(rmap, logical_id), "DELETE_COMPLETE", parsed)
+            _resource_event(self, logical_id, type_, "DELETE_COMPLETE", parsed)
     if remaining:
         for logical_id in sorted(remaining):
             parsed = rmap._parsed_resources.get(logical_id)

@@ -22,6 +22,9 @@ class Clients:
     secretsmanager: Any
     sts: Any
     region: str
+    ecs: Any = None
+    logs: Any = None
+    elbv2: Any = None
 
 
 def make_clients(
@@ -48,6 +51,14 @@ def make_clients(
         secretsmanager=client("secretsmanager"),
         sts=client("sts"),
         region=region,
+        ecs=client("ecs"),
+        # Live tail has its own host ("streaming-" prefix), which an emulator's URL cannot take.
+        logs=session.client(
+            "logs",
+            endpoint_url=endpoint_url,
+            config=config.merge(Config(inject_host_prefix=endpoint_url is None)),
+        ),
+        elbv2=client("elbv2"),
     )
 
 
