@@ -242,6 +242,11 @@ def test_status_shows_update_time_tags_protection_policy_and_only_its_change_set
     text = deploy(aws, "status", "--env", "dev").stdout
     assert f"last change {data['last_updated']})" in text
     assert "termination protection: on; stack policy: set (1 statement(s), 1 deny)" in text
+    overview = deploy(aws, "status", "--all").stdout.splitlines()[1]
+    assert f"1a2b3c4 ({dev.services[0].name} 9f8e7d6)" in overview
+    # What ECS runs follows: a new task definition revision for that service only.
+    running = json.loads(deploy(aws, "services", "--env", "dev", "--output", "json").stdout)
+    assert {s["service"]: s["image_tag"] for s in running["services"]} == expected
 
 
 def test_status_and_services_all_give_one_line_per_environment(aws, platform, tmp_path):
@@ -250,7 +255,7 @@ def test_status_and_services_all_give_one_line_per_environment(aws, platform, tm
     assert r.exit_code == 1  # not every environment is deployed
     lines = r.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["ENV", *platform.environments]
-    assert re.match(rf"dev\s+CREATE_COMPLETE\s+{ISO}\s+0\s+no\s+all 1a2b3c4\s+http://", lines[1])
+    assert re.match(rf"dev\s+CREATE_COMPLETE\s+{ISO}\s+0\s+no\s+1a2b3c4\s+http://", lines[1])
     for line in lines[2:]:
         assert "not created" in line
     r = deploy(aws, "services", "--all")

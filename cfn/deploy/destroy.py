@@ -151,8 +151,11 @@ def to_text(plan: DestroyPlan) -> str:
         if r.type != _STACK:
             by_stack.setdefault(r.stack or "(root)", []).append(r)
     for stack, resources in by_stack.items():
-        types = sorted({r.type.removeprefix("AWS::") for r in resources})
-        lines.append(f"  - {stack:<22} {len(resources):>3}  {', '.join(types)}")
+        kinds = [r.type.rsplit("::", 1)[-1] for r in resources]
+        counted = [
+            f"{k} x{kinds.count(k)}" if kinds.count(k) > 1 else k for k in sorted(set(kinds))
+        ]
+        lines.append(f"  - {stack:<20} {len(resources):>3}  {', '.join(counted)}")
     lines += ["", "Kept:"]
     lines += [
         f"  = {(r.stack + '/' if r.stack else '') + r.logical_id:<32} {r.type:<44} "

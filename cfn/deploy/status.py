@@ -120,10 +120,14 @@ def to_text(s: Status, env: Environment) -> str:
 
 
 def _tags(s: Status) -> str:
-    tags = set(s.image_tags.values())
-    if len(tags) == 1 and len(s.image_tags) > 1:
-        return f"all {tags.pop()}"
-    return ", ".join(f"{k}={v}" for k, v in s.image_tags.items()) or "-"
+    """The most common tag, and the services running another: `1a2b3c4 (sportmonks-service
+    9f8e7d6)`."""
+    if not s.image_tags:
+        return "-"
+    tags = list(s.image_tags.values())
+    common = max(tags, key=tags.count)
+    others = [f"{k} {v}" for k, v in s.image_tags.items() if v != common]
+    return common + (f" ({', '.join(others)})" if others else "")
 
 
 def overview_text(statuses: list[Status]) -> str:
