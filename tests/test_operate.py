@@ -491,44 +491,87 @@ def test_destroy_a_protected_environment(aws, platform, tmp_path, monkeypatch):
     cfn = client(aws, "cloudformation")
     cfn.update_termination_protection(StackName="insightxi-prod", EnableTerminationProtection=True)
 
-    r = deploy(aws, "destroy", "--env", "prod", "--yes")
-    assert r.exit_code == 1 and "has termination protection: nothing was deleted" in r.stderr
-    assert "--lift-termination-protection" in r.stderr
+    # The ALB's deletion protection would stop the deletion halfway: refused before it starts.
+    r = deploy(aws, "destroy", "--env", "prod", "--yes", "--confirm-env", "prod")
+    assert r.exit_code == 1
+    assert "1 resource(s) of insightxi-prod cannot be deleted as they are" in r.stderr
+    assert "Blocked: Edge/LoadBalancer has deletion protection; lift it: " in r.stdout
     for s in env.services:  # retained by DeletionPolicy, read from the deployed templates
         assert re.search(
             rf"= {naming.service_stack_id(s)}/LogGroup\s+AWS::Logs::LogGroup\s+"
             rf"{re.escape(naming.log_group(env, s))}\s+\(DeletionPolicy Retain\)",
             r.stdout,
         ), r.stdout
-    assert "Cluster/Namespace" in r.stdout
-    assert "Warning: Edge/LoadBalancer has deletion protection" in r.stdout
-    r = deploy(aws, "destroy", "--env", "prod", "--yes", "--lift-termination-protection")
-    assert r.exit_code == 1 and "pass --confirm-env prod as well" in r.stderr
-
-    # At a terminal: the name must be typed.
-    monkeypatch.setattr(operate, "_interactive", lambda: True)
-    r = deploy(aws, "destroy", "--env", "prod", "--lift-termination-protection", input="dev\n")
-    assert r.exit_code == 1 and "'dev' is not 'prod': nothing deleted" in r.stderr
-    r = deploy(aws, "destroy", "--env", "prod", "--lift-termination-protection", input="prod\n")
-    # The ALB's deletion protection stops it: each failure says why and what resolves it.
-    assert r.exit_code == 1
-    assert "the deletion of insightxi-prod failed: 1 resource(s) could not be deleted" in r.stderr
-    assert "LoadBalancer (AWS::ElasticLoadBalancingV2::LoadBalancer): Load balancer" in r.stderr
-    fix = re.search(r"lift it: (aws elbv2 modify-load-balancer-attributes .*?);", r.stderr)
-    assert fix and "Value=false" in fix.group(1)
-    stack = cfn.describe_stacks(StackName="insightxi-prod")["Stacks"][0]
-    assert stack["StackStatus"] == "DELETE_FAILED"
-    assert stack["EnableTerminationProtection"] is False
-
+    assert re.search(r"= Cluster/Namespace\s+AWS::ServiceDiscovery::PrivateDnsNamespace", r.stdout)
+    fix = re.search(r"lift it: (aws elbv2 modify-load-balancer-attributes .*)", r.stdout)
+    assert fix and fix.group(1).endswith("Key=deletion_protection.enabled,Value=false")
     arn = fix.group(1).split("--load-balancer-arn ")[1].split()[0]
     client(aws, "elbv2").modify_load_balancer_attributes(
         LoadBalancerArn=arn, Attributes=[{"Key": "deletion_protection.enabled", "Value": "false"}]
     )
-    r = deploy(aws, "destroy", "--env", "prod", "--confirm-env", "prod", "--yes")
+
+    r = deploy(aws, "destroy", "--env", "prod", "--yes", "--confirm-env", "prod")
+    assert r.exit_code == 1 and "has termination protection: nothing was deleted" in r.stderr
+    assert "--lift-termination-protection" in r.stderr
+    r = deploy(aws, "destroy", "--env", "prod", "--yes", "--lift-termination-protection")
+    assert r.exit_code == 1 and "pass --confirm-env prod as well" in r.stderr
+    # At a terminal: the name must be typed.
+    monkeypatch.setattr(operate, "_interactive", lambda: True)
+    r = deploy(aws, "destroy", "--env", "prod", "--lift-termination-protection", input="dev\n")
+    assert r.exit_code == 1 and "'dev' is not 'prod': nothing deleted" in r.stderr
+    stack = cfn.describe_stacks(StackName="insightxi-prod")["Stacks"][0]
+    assert (stack["StackStatus"], stack["EnableTerminationProtection"]) == ("CREATE_COMPLETE", True)
+
+    r = deploy(aws, "destroy", "--env", "prod", "--lift-termination-protection", input="prod\n")
     assert r.exit_code == 0, r.output
     assert r.stdout.strip().endswith("insightxi-prod: DELETE_COMPLETE")
     groups = {g["logGroupName"] for g in client(aws, "logs").describe_log_groups()["logGroups"]}
     assert {naming.log_group(env, s) for s in env.services} <= groups  # kept
+
+
+def test_a_failed_deletion_lists_each_resource_why_and_what_resolves_it(
+    aws, platform, tmp_path, monkeypatch
+):
+    env = platform.env("dev")
+    deployed(aws, env, tmp_path)
+    service = env.services[0]
+    # Stands for AWS refusing a log group's deletion while another operation runs on it.
+    from moto.logs import models as logs_models
+
+    original = logs_models.LogsBackend.delete_log_group
+    reason = "A conflicting operation is currently in progress against this resource."
+
+    def refuse(self, name):
+        if name == naming.log_group(env, service):
+            raise RuntimeError(reason)
+        return original(self, name)
+
+    monkeypatch.setattr(logs_models.LogsBackend, "delete_log_group", refuse)
+    r = deploy(aws, "destroy", "--env", "dev", "--yes")
+    assert r.exit_code == 1
+    assert "the deletion of insightxi-dev failed: 1 resource(s) could not be deleted" in r.stderr
+    stack_id = naming.service_stack_id(service)
+    assert re.search(
+        rf"insightxi-dev-{stack_id}-\w+ LogGroup \(AWS::Logs::LogGroup\): {re.escape(reason)}",
+        r.stderr,
+    )
+    assert re.search(
+        rf"aws cloudformation delete-stack --region {env.region} --stack-name "
+        rf"insightxi-dev-{stack_id}-\w+ --retain-resources LogGroup",
+        r.stderr,
+    )
+    assert "then run bin/deploy destroy --env dev again" in r.stderr
+    assert "Traceback" not in r.output
+    cfn = client(aws, "cloudformation")
+    assert cfn.describe_stacks(StackName="insightxi-dev")["Stacks"][0]["StackStatus"] == (
+        "DELETE_FAILED"
+    )
+
+    monkeypatch.setattr(logs_models.LogsBackend, "delete_log_group", original)
+    r = deploy(aws, "destroy", "--env", "dev", "--yes")
+    assert r.exit_code == 0, r.output
+    assert "Destroy insightxi-dev (dev, eu-west-1): DELETE_FAILED" in r.stdout
+    assert r.stdout.strip().endswith("insightxi-dev: DELETE_COMPLETE")
 
 
 def test_destroy_at_a_terminal_asks_for_unprotected_environments(

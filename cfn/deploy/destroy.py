@@ -45,7 +45,7 @@ class DestroyPlan:
     deleted: list[Resource] = field(default_factory=list)
     kept: list[Resource] = field(default_factory=list)
     kept_outside: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    blockers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -112,7 +112,7 @@ def preview(clients: Any, env: Environment) -> DestroyPlan | None:
         f"stack {naming.bootstrap_stack(env)} and its artifacts bucket {bucket or '(none)'}",
         f"the secrets {env.project}/{env.name}/* in Secrets Manager",
     ]
-    plan.warnings = _protected_load_balancers(clients, plan)
+    plan.blockers = _protected_load_balancers(clients, plan)
     return plan
 
 
@@ -125,8 +125,8 @@ def _protected_load_balancers(clients: Any, plan: DestroyPlan) -> list[str]:
         values = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
         if values.get("deletion_protection.enabled") == "true":
             out.append(
-                f"{r.stack}/{r.logical_id} has deletion protection: its deletion will fail "
-                f"unless you lift it first: {_lift_alb(plan.region, r.physical_id)}"
+                f"{r.stack}/{r.logical_id} has deletion protection; lift it: "
+                f"{_lift_alb(plan.region, r.physical_id)}"
             )
     return out
 
@@ -165,7 +165,7 @@ def to_text(plan: DestroyPlan) -> str:
     lines += [f"  = {what}" for what in plan.kept_outside]
     lines.append("")
     lines.append(f"Termination protection: {'on' if plan.termination_protection else 'off'}")
-    lines += [f"Warning: {w}" for w in plan.warnings]
+    lines += [f"Blocked: {b}" for b in plan.blockers]
     return "\n".join(lines)
 
 
@@ -188,7 +188,15 @@ def _remedy(r: Resource, reason: str, env: Environment, region: str) -> str:
 
 
 def check_protection(plan: DestroyPlan, lift_termination_protection: bool) -> None:
-    """Refuse a stack with termination protection unless asked to lift it."""
+    """Refuse, before anything is deleted, what would stop the deletion halfway: a protected
+    load balancer; and a stack with termination protection unless asked to lift it."""
+    if plan.blockers:
+        raise DeployError(
+            f"{len(plan.blockers)} resource(s) of {plan.stack} cannot be deleted as they are: "
+            "nothing was deleted",
+            "\n  ".join(plan.blockers) + f"\n  then run bin/deploy destroy --env "
+            f"{plan.environment} again",
+        )
     if plan.termination_protection and not lift_termination_protection:
         raise DeployError(
             f"{plan.stack} has termination protection: nothing was deleted",
