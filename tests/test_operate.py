@@ -71,6 +71,11 @@ def put_logs(aws, env, service, messages: list[tuple[int, str]], task: str = TAS
     )
 
 
+def log_group_of(aws, env, service) -> None:
+    """The service's log group, as its stack creates it (for the logs tests, no deploy)."""
+    client(aws, "logs").create_log_group(logGroupName=naming.log_group(env, service))
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -242,22 +247,17 @@ def test_status_shows_update_time_tags_protection_policy_and_only_its_change_set
     text = deploy(aws, "status", "--env", "dev").stdout
     assert f"last change {data['last_updated']})" in text
     assert "termination protection: on; stack policy: set (1 statement(s), 1 deny)" in text
-    overview = deploy(aws, "status", "--all").stdout.splitlines()[1]
-    assert f"1a2b3c4 ({dev.services[0].name} 9f8e7d6)" in overview
-    # What ECS runs follows: a new task definition revision for that service only.
-    running = json.loads(deploy(aws, "services", "--env", "dev", "--output", "json").stdout)
-    assert {s["service"]: s["image_tag"] for s in running["services"]} == expected
-
-
-def test_status_and_services_all_give_one_line_per_environment(aws, platform, tmp_path):
-    deployed(aws, platform.env("dev"), tmp_path)
     r = deploy(aws, "status", "--all")
     assert r.exit_code == 1  # not every environment is deployed
     lines = r.stdout.splitlines()
     assert [line.split()[0] for line in lines] == ["ENV", *platform.environments]
-    assert re.match(rf"dev\s+CREATE_COMPLETE\s+{ISO}\s+0\s+no\s+1a2b3c4\s+http://", lines[1])
-    for line in lines[2:]:
-        assert "not created" in line
+    assert re.match(
+        rf"dev\s+UPDATE_COMPLETE\s+{ISO}\s+0\s+yes\s+1a2b3c4 \({dev.services[0].name} 9f8e7d6\)"
+        r"\s+http://",
+        lines[1],
+    ), lines[1]
+    assert re.match(r"staging\s+not deployed yet \(REVIEW_IN_PROGRESS\)\s+", lines[2])
+    assert all("not created" in line for line in lines[3:])
     r = deploy(aws, "services", "--all")
     assert r.exit_code == 1
     rows = r.stdout.splitlines()[1:]
@@ -265,6 +265,9 @@ def test_status_and_services_all_give_one_line_per_environment(aws, platform, tm
     assert all("not deployed" in row for row in rows if not row.startswith("dev "))
     r = deploy(aws, "status", "--all", "--env", "dev")
     assert r.exit_code == 2 and "give either --env NAME or --all" in r.output
+    # What ECS runs follows: a new task definition revision for that service only.
+    running = json.loads(deploy(aws, "services", "--env", "dev", "--output", "json").stdout)
+    assert {s["service"]: s["image_tag"] for s in running["services"]} == expected
 
 
 # -- services ------------------------------------------------------------------------------
@@ -321,8 +324,8 @@ def test_services_show_tasks_rollout_and_target_health(aws, platform, tmp_path, 
 
 def test_logs_since_filter_and_json(aws, platform, tmp_path):
     env = platform.env("dev")
-    deployed(aws, env, tmp_path)
     service = env.services[-1]
+    log_group_of(aws, env, service)
     t = now_ms()
     put_logs(aws, env, service, [(t - 3 * 3600_000, "old line"), (t - 60_000, "ERROR boom")])
     put_logs(aws, env, service, [(t - 30_000, "later from another task")], task="f" * 32)
@@ -353,8 +356,8 @@ def test_logs_since_filter_and_json(aws, platform, tmp_path):
 
 def test_logs_follow_prints_new_lines_and_ctrl_c_ends_it(aws, platform, tmp_path):
     env = platform.env("dev")
-    deployed(aws, env, tmp_path)
     service = env.services[0]
+    log_group_of(aws, env, service)
     put_logs(aws, env, service, [(now_ms(), "before following")])
     environ = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
@@ -387,8 +390,8 @@ def test_follow_falls_back_to_polling_without_live_tail(aws, platform, tmp_path)
     from cfn.deploy.aws import make_clients
 
     env = platform.env("dev")
-    deployed(aws, env, tmp_path)
     service = env.services[0]
+    log_group_of(aws, env, service)
     logs = make_clients("eu-west-1", endpoint_url=aws.endpoint).logs
     body = b'{"__type":"AccessDeniedException","message":"not authorized to StartLiveTail"}'
 
@@ -455,8 +458,8 @@ def test_cleanup_deletes_only_this_environments_old_change_sets(aws, platform, t
 # -- destroy -------------------------------------------------------------------------------
 
 
-def test_destroy_reviews_then_refuses_without_a_terminal_and_deletes_with_yes(
-    aws, platform, tmp_path
+def test_destroy_reviews_then_refuses_without_a_terminal_asks_at_one(
+    aws, platform, tmp_path, monkeypatch
 ):
     env = platform.env("dev")
     deployed(aws, env, tmp_path)
@@ -474,7 +477,11 @@ def test_destroy_reviews_then_refuses_without_a_terminal_and_deletes_with_yes(
         "CREATE_COMPLETE"
     )
 
-    r = deploy(aws, "destroy", "--env", "dev", "--yes", "--output", "json")
+    # At a terminal, an unprotected environment asks y/n.
+    monkeypatch.setattr(operate, "_interactive", lambda: True)
+    r = deploy(aws, "destroy", "--env", "dev", input="n\n")
+    assert r.exit_code == 1 and "nothing deleted" in r.stderr
+    r = deploy(aws, "destroy", "--env", "dev", "--output", "json", input="y\n")
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["final_status"] == "DELETE_COMPLETE" and data["kept"] == []
@@ -572,17 +579,6 @@ def test_a_failed_deletion_lists_each_resource_why_and_what_resolves_it(
     assert r.exit_code == 0, r.output
     assert "Destroy insightxi-dev (dev, eu-west-1): DELETE_FAILED" in r.stdout
     assert r.stdout.strip().endswith("insightxi-dev: DELETE_COMPLETE")
-
-
-def test_destroy_at_a_terminal_asks_for_unprotected_environments(
-    aws, platform, tmp_path, monkeypatch
-):
-    deployed(aws, platform.env("staging"), tmp_path)
-    monkeypatch.setattr(operate, "_interactive", lambda: True)
-    r = deploy(aws, "destroy", "--env", "staging", input="n\n")
-    assert r.exit_code == 1 and "nothing deleted" in r.stderr
-    r = deploy(aws, "destroy", "--env", "staging", input="y\n")
-    assert r.exit_code == 0 and "insightxi-staging: DELETE_COMPLETE" in r.stdout
 
 
 def test_readme_covers_the_operating_commands():
