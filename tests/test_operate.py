@@ -264,7 +264,7 @@ def test_status_shows_update_time_tags_protection_policy_and_only_its_change_set
     assert len(rows) == sum(len(e.services) for e in platform.environments.values())
     assert all("not deployed" in row for row in rows if not row.startswith("dev "))
     r = deploy(aws, "status", "--all", "--env", "dev")
-    assert r.exit_code == 2 and "give either --env NAME or --all" in r.output
+    assert r.exit_code != 0 and "give either --env NAME or --all" in r.output
     # What ECS runs follows: a new task definition revision for that service only.
     running = json.loads(deploy(aws, "services", "--env", "dev", "--output", "json").stdout)
     assert {s["service"]: s["image_tag"] for s in running["services"]} == expected
@@ -381,6 +381,7 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_ends_it(aws, platform, tmp_path
     assert proc.returncode == 0, errors
     assert out == ""  # nothing printed twice
     assert errors.strip().splitlines()[-1] == "stopped following"
+    assert "live tail not available" not in errors  # the local AWS has live tail
     assert "Traceback" not in errors
 
 

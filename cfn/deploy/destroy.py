@@ -140,12 +140,14 @@ def _lift_alb(region: str, arn: str) -> str:
 
 def to_text(plan: DestroyPlan) -> str:
     nested = sum(1 for r in plan.deleted if r.type == _STACK)
-    lines = [
-        f"Destroy {plan.stack} ({plan.environment}, {plan.region}): {plan.status}",
-        "",
-        f"Deleted: the stack, {nested} nested stack(s), "
-        f"{len(plan.deleted) - nested} other resource(s):",
-    ]
+    lines = [f"Destroy {plan.stack} ({plan.environment}, {plan.region}): {plan.status}", ""]
+    if plan.status == "REVIEW_IN_PROGRESS":
+        lines.append("Deleted: the stack and its waiting change sets (it was never deployed)")
+    else:
+        lines.append(
+            f"Deleted: the stack, {nested} nested stack(s), "
+            f"{len(plan.deleted) - nested} other resource(s):"
+        )
     by_stack: dict[str, list[Resource]] = {}
     for r in plan.deleted:
         if r.type != _STACK:

@@ -4,8 +4,9 @@ the ECS task it came from, and `follow` to keep printing new ones.
 The awslogs driver names each stream `ecs/<container>/<task-id>`, so the task id is the stream
 name's last part. Following uses CloudWatch Logs Live Tail; where it is not available (no
 permission, an endpoint without it) it falls back to polling `FilterLogEvents` every few
-seconds. A live-tail session ends after a while (AWS: 3 hours; emulators: at once), and a new
-one starts after the same pause; lines seen already are not printed again.
+seconds. A live-tail session ends after a while (AWS: 3 hours; emulators: at once); one poll
+catches up on what came between two sessions, then the next starts after the same pause.
+Lines seen already are not printed again.
 """
 
 from __future__ import annotations
@@ -130,14 +131,14 @@ def follow(
                 for batch in _live_tail(logs, arn, pattern):
                     for line in seen.new(batch):
                         on_line(line)
+                        start_ms = max(start_ms, line.timestamp - LOOKBACK_MS)
             except Exception as exc:
-                if error_code(exc) == "SessionTimeoutException":
-                    continue  # AWS ends a session after 3 hours: start the next one
-                live = False
-                why = error_code(exc) or type(exc).__name__
-                progress(f"live tail not available ({why}): polling every {POLL_SECONDS:g} s")
-        if not live:
-            for line in seen.new(history(logs, group, start_ms, pattern)):
-                on_line(line)
-                start_ms = max(start_ms, line.timestamp - LOOKBACK_MS)
+                if error_code(exc) != "SessionTimeoutException":  # else: start the next one
+                    live = False
+                    why = error_code(exc) or type(exc).__name__
+                    progress(f"live tail not available ({why}): polling every {POLL_SECONDS:g} s")
+        # Polling; with live tail, the catch-up for lines sent between two sessions.
+        for line in seen.new(history(logs, group, start_ms, pattern)):
+            on_line(line)
+            start_ms = max(start_ms, line.timestamp - LOOKBACK_MS)
         sleep(POLL_SECONDS)
