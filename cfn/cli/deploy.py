@@ -284,7 +284,9 @@ def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployCont
     out = [DeployContext(env_name=name, **kw) for name in names]
     shared: dict[str, Any] = {}
     for ctx in out:
-        ctx._clients = shared.setdefault(ctx.region, ctx.clients)
+        if ctx.region not in shared:
+            shared[ctx.region] = ctx.clients
+        ctx._clients = shared[ctx.region]
     return out
 
 
