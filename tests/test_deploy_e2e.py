@@ -225,7 +225,7 @@ def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
         "1 secret(s) the services read do not exist: insightxi/dev/sportmonks-service/API_KEY"
         in (r.stderr)
     )
-    assert "aws secretsmanager create-secret --region eu-west-1 --name " in r.stderr
+    assert "bin/deploy secret set --env dev sportmonks-service API_KEY" in r.stderr
     stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
     assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
 
