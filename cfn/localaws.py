@@ -10,23 +10,24 @@ What the patches add, each the way AWS behaves:
   Application Auto Scaling target and policy): created as opaque resources with an id and an
   ARN, so that `Ref` and `GetAtt` to them resolve;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
-  `create_stack` already does;
+  `create_stack` already does, and an update sets the stack's `LastUpdatedTime`;
 - a change set lists a nested stack as modified when only the parameters passed to it change
-  (a new image tag), as AWS does; moto compares template text only;
+  (a new image tag), as AWS does; moto compares template text only; and the update reaches
+  every resource using the parameter, and their dependents;
 - a modified nested stack is updated in place, as AWS does; moto deletes and re-creates it,
   which collides with the names its old resources still hold;
-- `ExecuteChangeSet`'s `ClientRequestToken` is stamped on every event the execution causes, in
-  the root and the nested stacks, as AWS does (moto leaves it empty);
-- an ECS service's deployment completes with every desired task running (moto never starts a
-  task), and a new task definition starts a new deployment, as on AWS after a healthy rollout;
-- ECS's `ListServiceDeployments` / `DescribeServiceDeployments` (not in moto) answer
-  `UnknownOperationException` at once, as an endpoint without them does (not a retried 500).
+- `UpdateTerminationProtection`, and `DeleteStack` refusing a protected stack;
+- deleting a stack reports each resource (`DELETE_COMPLETE`, `DELETE_SKIPPED` when retained) and,
+  when one cannot be deleted, ends in `DELETE_FAILED` with that resource's reason, the stack
+  kept; moto answers an HTTP 500 instead.
+- the deployment story (request tokens on events, ECS rollouts): see cfn/localaws_rollout.py.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -36,8 +37,11 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import utils as cfn_utils
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
+
+from cfn import localaws_deletion, localaws_rollout
 
 _patched = False
 
@@ -147,6 +151,8 @@ def patch_moto() -> None:
         stack.parameters = dict(change_set.parameters)
         stack.template_dict = change_set.template_dict
         stack.output_map = stack._create_output_map()
+        if change_set.change_set_type == "UPDATE":  # AWS's LastUpdatedTime; moto has none
+            stack.last_updated_time = utcnow()
 
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
 
@@ -187,86 +193,78 @@ def patch_moto() -> None:
         return original_resource
 
     cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
-    _patch_request_tokens()
-    _patch_ecs_rollouts()
+    localaws_deletion.patch()
+    localaws_rollout.patch()
+    _patch_parameter_updates()
     _patched = True
 
 
-_token: list[str | None] = [None]
+def _patch_parameter_updates() -> None:
+    """A changed parameter updates every resource that uses it, through `Ref`, `Fn::Sub` or
+    `Fn::GetAtt`, and then what uses those, as AWS does (a new image tag: a new task definition
+    revision, then the service moved onto it). moto follows a direct `Ref` only."""
+    original = parsing.ResourceMap.build_resource_diff
 
+    def build_resource_diff(self: Any, template: Any, parameters: Any = None) -> Any:
+        actions = original(self, template, parameters)
+        if not parameters:
+            return actions
+        old, new = self._resource_json_map, template["Resources"]
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        changed |= set(actions["Modify"]) | set(actions["Add"])
+        grew = True
+        while grew:  # dependents after what they depend on: the order updates run in
+            grew = False
+            for name, res in new.items():
+                if name in old and name not in changed and _references(res) & changed:
+                    actions["Modify"].append(name)
+                    changed.add(name)
+                    grew = True
+        return actions
 
-def _patch_request_tokens() -> None:
-    from moto.cloudformation.responses import CloudFormationResponse
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
 
-    original_response = CloudFormationResponse.execute_change_set
-
-    def execute_change_set(self: Any) -> Any:
-        _token[0] = self._get_param("ClientRequestToken")
-        try:
-            return original_response(self)
-        finally:
-            _token[0] = None
-
-    CloudFormationResponse.execute_change_set = execute_change_set
-    original_add = cfn_models.Stack._add_stack_event
-
-    def add_stack_event(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_add(self, *args, **kwargs)
-        if _token[0]:
-            self.events[-1].client_request_token = _token[0]
-
-    cfn_models.Stack._add_stack_event = add_stack_event
-
-
-def _complete(service: Any) -> None:
-    """The service's newest deployment has rolled out: every desired task runs."""
-    service.running_count, service.pending_count = service.desired_count, 0
-    for deployment in service.deployments[:1]:
-        deployment.update(runningCount=service.desired_count, pendingCount=0)
-        deployment.update(rolloutState="COMPLETED", rolloutStateReason="ECS deployment completed.")
-
-
-def _patch_ecs_rollouts() -> None:
-    from moto.core.utils import utcnow
     from moto.ecs import models as ecs_models
 
-    original_init = ecs_models.Service.__init__
+    def update_task_definition(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # A new revision, written like a created one: moto's update keeps the template's
+        # PascalCase container keys, which DescribeTaskDefinition then returns.
+        backend = ecs_models.ecs_backends[account_id][region_name]
+        backend.deregister_task_definition(original_resource.arn)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
 
-    def init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(self, *args, **kwargs)
-        # Without DesiredCount (left to autoscaling) AWS starts 1 task; moto none.
-        self.desired_count = self.desired_count or 1
-        for deployment in self.deployments:
-            deployment["desiredCount"] = self.desired_count
-        _complete(self)
+    ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(update_task_definition)
 
-    ecs_models.Service.__init__ = init
-    original_update = ecs_models.EC2ContainerServiceBackend.update_service
 
-    def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
-        cluster = str(service_properties.get("cluster", "default")).rsplit("/", 1)[-1]
-        name = str(service_properties.get("service", "")).rsplit("/", 1)[-1]
-        existing = self.services.get(f"{cluster}:{name}")
-        before = existing.task_definition if existing is not None else None
-        service = original_update(self, service_properties)
-        if before is not None and service.task_definition != before and service.deployments:
-            new = dict(service.deployments[0])
-            new.update(id=f"ecs-svc/{uuid.uuid4().int % 32**12}", createdAt=utcnow())
-            new.update(taskDefinition=service.task_definition, updatedAt=utcnow())
-            service.deployments = [new]
-        _complete(service)
-        return service
-
-    ecs_models.EC2ContainerServiceBackend.update_service = update_service
-
-    from moto.core.exceptions import JsonRESTError
-    from moto.ecs.responses import EC2ContainerServiceResponse
-
-    def unknown_operation(self: Any) -> Any:
-        raise JsonRESTError("UnknownOperationException", "not supported by this endpoint")
-
-    EC2ContainerServiceResponse.list_service_deployments = unknown_operation
-    EC2ContainerServiceResponse.describe_service_deployments = unknown_operation
+def _references(node: Any) -> set[str]:
+    """The parameters and resources a piece of template names (Ref, GetAtt, Sub)."""
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    out: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            out.add(value)
+        elif key == "Fn::GetAtt":
+            out.add(value.split(".")[0] if isinstance(value, str) else value[0])
+        elif key == "Fn::Sub":
+            text = value if isinstance(value, str) else value[0]
+            out |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+            if isinstance(value, list):
+                out |= _references(value[1:])
+        else:
+            out |= _references(value)
+    return out
 
 
 def _resolve_refs(node: Any, parameters: dict[str, Any]) -> Any:

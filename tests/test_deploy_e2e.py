@@ -222,12 +222,13 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     assert params["SportmonksServiceImageTag"] == {"value": "9f8e7d6"}
     assert params["DatabaseServiceImageTag"] == {"value": "1a2b3c4", "previous": True}
 
-    # 6. Execute it. moto applies a nested stack's update only partly (the task definition is
-    # not registered again), so no ECS deployment starts and no verdict is given; the rollout of
-    # an update is told through Stubber in tests/test_rollout.py.
+    # 6. Execute it: only that service rolls out, on a new task definition with the new tag.
     r = deploy(aws, "execute", str(new_plan), "--env", "dev")
     assert r.exit_code == 0, r.output
-    assert r.stdout.splitlines() == ["insightxi-dev: UPDATE_COMPLETE"]
+    assert r.stdout.splitlines() == [
+        "insightxi-dev: UPDATE_COMPLETE",
+        "sportmonks-service: rolled out: 9f8e7d6, 1/1 running",
+    ]
     assert "CREATE_COMPLETE" not in r.stderr  # the first deployment's events are not replayed
 
 
@@ -257,9 +258,10 @@ def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
     assert secrets, "the configuration has no secret to test with"
     r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
     assert r.exit_code == 1
-    for name in secrets:
-        assert f"secret {name} does not exist" in r.stderr
-        assert f"aws secretsmanager create-secret --region eu-west-1 --name {name} " in r.stderr
+    for service in env.services:
+        for variable in service.secrets:
+            assert f"secret {naming.secret(env, service, variable)} does not exist" in r.stderr
+            assert f"bin/deploy secret set --env dev {service.name} {variable}" in r.stderr
     assert "nothing was uploaded" in r.stderr and "Traceback" not in r.output
     stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
     assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]

@@ -86,14 +86,14 @@ class Story:
 
     @property
     def clients(self) -> Clients:
+        made = {"ecs": self.ecs, "elbv2": self.elbv2}
         return Clients(
             cloudformation=self.cfn,
             s3=None,
             secretsmanager=None,
             sts=self.sts,
             region=REGION,
-            ecs=self.ecs,
-            elbv2=self.elbv2,
+            make=made.get,
         )
 
     def event(

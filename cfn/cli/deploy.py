@@ -123,7 +123,12 @@ def deploy() -> None:
     plan       upload the templates, create the change set, print the review
     execute    execute exactly the reviewed change set and follow it
     diff       compare the committed templates with the deployed stacks (read-only)
-    status     the stack's status, outputs and waiting change sets
+    status     the stack's status, image tags, outputs and waiting change sets
+    services   each service's tag, tasks, rollout and target health
+    logs       a service's log lines, or follow them
+    secret     set and list the services' secrets (values never printed)
+    cleanup    delete old change sets nobody executed
+    destroy    delete the environment's stack, after a review
     """
 
 
@@ -279,8 +284,40 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
     report(ctx, outcome, deadline)
 
 
+def env_or_all(fn: F) -> F:
+    """`deploy_options` with `--env` optional and `--all`: every environment, in config order."""
+    fn = click.option(
+        "--all",
+        "all_envs",
+        is_flag=True,
+        help="Every environment of the configuration, one screen (instead of --env).",
+    )(fn)
+    fn = deploy_options(fn)
+    for param in fn.__click_params__:  # type: ignore[attr-defined]
+        if param.name == "env_name":
+            param.required = False
+            param.help = "Environment (dev, staging, prod); or --all."
+    return fn
+
+
+def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
+    """One context per environment asked for; environments in one region share clients."""
+    if bool(env_name) == all_envs:
+        raise click.UsageError("give either --env NAME or --all")
+    if env_name:
+        return [DeployContext(env_name=env_name, **kw)]
+    names = list(config_mod.load(kw.get("config_path")).environments)
+    out = [DeployContext(env_name=name, **kw) for name in names]
+    shared: dict[str, Any] = {}
+    for ctx in out:
+        if ctx.region not in shared:
+            shared[ctx.region] = ctx.clients
+        ctx._clients = shared[ctx.region]
+    return out
+
+
 @deploy.command()
-@deploy_options
+@env_or_all
 @click.option(
     "--watch",
     is_flag=True,
@@ -288,23 +325,35 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
 )
 @DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
-def status(watch: bool, deadline: str | None, **kw: Any) -> None:
-    """The root stack's status and last update, its outputs (the URL) and waiting change sets.
+def status(
+    all_envs: bool, env_name: str | None, watch: bool, deadline: str | None, **kw: Any
+) -> None:
+    """The root stack's status and last update, image tags, protection, outputs (the URL) and
+    this environment's waiting change sets. --all: one line per environment. --watch: first
+    follow the operation in progress, as execute does.
 
-    With --watch, first follow the operation in progress, as execute does.
+    \b
+    Exit status: 0 deployed (with --all: every environment), 1 not deployed yet or error (with
+    --watch: or the deployment followed failed), 130 interrupted.
     """
     from cfn.deploy import status as status_mod
 
     seconds = parse_deadline(deadline)
-    ctx = DeployContext(**kw)
+    if watch and all_envs:
+        raise click.UsageError("--watch follows one environment: give --env NAME")
+    ctxs = contexts(env_name, all_envs, **kw)
     if watch:
-        follow_in_progress(ctx, seconds, deadline)
-    result = status_mod.run(ctx.clients.cloudformation, ctx.env)
-    if watch and ctx.output == "json":  # after JSON lines: one more line, not a block
-        click.echo(json.dumps({"type": "status", **result.to_dict()}, default=str))
+        follow_in_progress(ctxs[0], seconds, deadline)
+    results = [status_mod.run(c.clients.cloudformation, c.env) for c in ctxs]
+    if all_envs:
+        ctxs[0].emit(
+            status_mod.overview_text(results), {"environments": [r.to_dict() for r in results]}
+        )
+    elif watch and ctxs[0].output == "json":  # after JSON lines: one more line, not a block
+        click.echo(json.dumps({"type": "status", **results[0].to_dict()}, default=str))
     else:
-        ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
-    sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+        ctxs[0].emit(status_mod.to_text(results[0], ctxs[0].env), results[0].to_dict())
+    sys.exit(EXIT_OK if all(r.deployed for r in results) else EXIT_ERROR)
 
 
 # The review's own pieces: the `diff` command, and what plan and execute ask and say about it.

@@ -13,7 +13,8 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,9 +40,24 @@ class Clients:
     secretsmanager: Any
     sts: Any
     region: str
-    ecr: Any = None
-    ecs: Any = None
-    elbv2: Any = None
+    # Made on first use: loading a service's model costs ~0.3 s, and most commands need few.
+    make: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def ecs(self) -> Any:
+        return self.make("ecs") if self.make else None
+
+    @cached_property
+    def logs(self) -> Any:
+        return self.make("logs") if self.make else None
+
+    @cached_property
+    def elbv2(self) -> Any:
+        return self.make("elbv2") if self.make else None
+
+    @cached_property
+    def ecr(self) -> Any:
+        return self.make("ecr") if self.make else None
 
 
 def check_endpoint_url(url: str) -> tuple[str, str, int]:
@@ -165,7 +181,13 @@ def make_clients(
     )
 
     def client(name: str) -> Any:
-        made = session.client(name, endpoint_url=endpoint_url, config=config)
+        if name == "logs" and endpoint_url:
+            # Live tail has its own host (a "streaming-" prefix), which an emulator's URL
+            # cannot take.
+            config_for = config.merge(Config(inject_host_prefix=False))
+        else:
+            config_for = config
+        made = session.client(name, endpoint_url=endpoint_url, config=config_for)
         service = made.meta.service_model.service_id.hyphenize()
         made.meta.events.register_first(
             f"needs-retry.{service}", _connection_retries(made.meta.endpoint_url, progress)
@@ -178,9 +200,7 @@ def make_clients(
         secretsmanager=client("secretsmanager"),
         sts=client("sts"),
         region=region,
-        ecr=client("ecr"),
-        ecs=client("ecs"),
-        elbv2=client("elbv2"),
+        make=client,
     )
 
 

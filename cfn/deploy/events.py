@@ -92,7 +92,7 @@ class Operation:
 
     cfn: Any
     root_id: str
-    token: str
+    token: str | None
     stacks: list[_Stack] = field(default_factory=list)
     failures: list[Event] = field(default_factory=list)
     calls: int = 0
@@ -100,7 +100,7 @@ class Operation:
     started: dt.datetime | None = None
 
     @classmethod
-    def before_execute(cls, cfn: Any, root_id: str, token: str) -> Operation:
+    def before_execute(cls, cfn: Any, root_id: str, token: str | None) -> Operation:
         """Mark where the root's history ends now (one call), before the operation starts."""
         op = cls(cfn, root_id, token)
         page = cfn.describe_stack_events(StackName=root_id)
@@ -143,6 +143,8 @@ class Operation:
         return stack.since is not None and raw["Timestamp"] < stack.since
 
     def _ours(self, raw: dict[str, Any], stack: _Stack) -> bool:
+        if self.token is None:
+            return True  # no token (e.g. a deletion): every event after the mark is ours
         if raw.get("ClientRequestToken") == self.token:
             return True
         return stack.nested and stack.since is not None and raw["Timestamp"] >= stack.since

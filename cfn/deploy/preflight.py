@@ -70,7 +70,7 @@ def check_images(ecr: Any, env: Environment, tags: Mapping[str, str], found: Fin
 
 
 def check_secrets(secretsmanager: Any, env: Environment, found: Findings) -> None:
-    create = []
+    create: list[tuple[str, str]] = []
     for service in env.services:
         for variable in service.secrets:
             name = naming.secret(env, service, variable)
@@ -80,7 +80,7 @@ def check_secrets(secretsmanager: Any, env: Environment, found: Findings) -> Non
                 if error_code(exc) != "ResourceNotFoundException":
                     raise
                 found.add(f"{service.name}: secret {name} does not exist")
-                create.append(name)
+                create.append((service.name, variable))
                 continue
             if described.get("DeletedDate"):
                 found.add(
@@ -89,12 +89,12 @@ def check_secrets(secretsmanager: Any, env: Environment, found: Findings) -> Non
                     f"restore it: aws secretsmanager restore-secret --region {env.region} "
                     f"--secret-id {name}",
                 )
-    for name in create:
-        # The value is typed by the user; this tool never prints or stores it.
+    if create:
         found.hints.append(
-            f"aws secretsmanager create-secret --region {env.region} --name {name} "
-            "--secret-string '...'"
+            "set each (the value is read from a hidden prompt or stdin, never printed):"
         )
+    for service_name, variable in create:
+        found.hints.append(f"  bin/deploy secret set --env {env.name} {service_name} {variable}")
 
 
 def run(
