@@ -17,12 +17,9 @@ from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
 from cfn.cli.follow import (
     DEADLINE,
-    confirmed,
-    display,
     follow_in_progress,
     parse_deadline,
     progress_printer,
-    report,
 )
 from cfn.fsutil import atomic_write
 
@@ -243,45 +240,6 @@ def plan(
         err(f"review written to {summary_md}")
     ctx.emit(review.to_text(result.review), {"no_changes": False, **result.review.to_dict()})
     sys.exit(EXIT_CHANGES)
-
-
-@deploy.command()
-@deploy_options
-@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--yes",
-    is_flag=True,
-    help="Do not ask for confirmation (protected environments, plans that broaden security).",
-)
-@DEADLINE
-@handle_errors(config_exit=EXIT_ERROR)
-def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None:
-    """Execute exactly the change set PLAN_FILE describes, follow it and each ECS service's
-    rollout until it settles, and give a verdict per service.
-
-    Exit status: 0 deployed and every service rolled out, 1 failed (a circuit-breaker rollback
-    included), 130 interrupted. Ctrl-C stops following, not the deployment.
-    """
-    from cfn.deploy import execute as execute_mod
-    from cfn.deploy import planfile
-
-    seconds = parse_deadline(deadline)
-    ctx = DeployContext(**kw)
-    planned = planfile.read(plan_file)
-    try:
-        desc = confirmed(ctx, planned, plan_file, yes)
-    except (KeyboardInterrupt, click.exceptions.Abort):  # Ctrl-C, also at the prompt
-        raise execute_mod.not_started(planned) from None
-    err(f"executing {planned.change_set_name} on {planned.stack}")
-    outcome = execute_mod.run(
-        ctx.clients,
-        planned,
-        ctx.env,
-        execute_mod.changed_services(ctx.env, desc),
-        display(ctx.output, planned.change_count),
-        deadline=seconds,
-    )
-    report(ctx, outcome, deadline)
 
 
 def env_or_all(fn: F) -> F:
