@@ -20,6 +20,7 @@ What the patches add, each the way AWS behaves:
 - deleting a stack reports each resource (`DELETE_COMPLETE`, `DELETE_SKIPPED` when retained) and,
   when one cannot be deleted, ends in `DELETE_FAILED` with that resource's reason, the stack
   kept; moto answers an HTTP 500 instead.
+- the deployment story (request tokens on events, ECS rollouts): see cfn/localaws_rollout.py.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
-from cfn import localaws_deletion
+from cfn import localaws_deletion, localaws_rollout
 
 _patched = False
 
@@ -193,6 +194,7 @@ def patch_moto() -> None:
 
     cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
     localaws_deletion.patch()
+    localaws_rollout.patch()
     _patch_parameter_updates()
     _patched = True
 
