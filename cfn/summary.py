@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cfn.lint import Finding
@@ -88,7 +88,10 @@ class BuildResult:
         return not self.differences and not self.findings
 
     def to_json(self) -> dict[str, Any]:
-        data = {k: v for k, v in asdict(self).items() if k not in ("rendered", "findings")}
+        skip = ("rendered", "findings")
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in skip}
+        data["templates"] = [asdict(r) for r in self.templates]
+        data["differences"] = [asdict(d) for d in self.differences]
         data["findings"] = [{"path": f.path, **f.to_json()} for f in self.findings]
         return data
 
