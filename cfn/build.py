@@ -127,12 +127,15 @@ def select(platform: Platform, names: Sequence[str]) -> list[str]:
 
 @dataclass
 class _Plan:
-    """The files the build wants (path -> text), those it wants gone, and what differs."""
+    """The files the build wants (path -> text), those it wants gone, what differs, and what it
+    saw on disk (path -> text, None when absent; directory -> its template files)."""
 
     want: dict[Path, str]
     remove: list[Path]
     differences: list[Difference]
     broken: list[Difference]
+    seen: dict[Path, str | None]
+    listings: dict[Path, list[str]]
 
 
 def _plan(
@@ -142,13 +145,15 @@ def _plan(
     docs: list[Generated],
     shown: Callable[[Path], str] = shown,
 ) -> _Plan:
-    plan = _Plan({}, [], [], [])
+    plan = _Plan({}, [], [], [], {}, {})
     fix = request.fix()
     for env in dict.fromkeys(r.env for r in rendered):
         files = {r.filename: r.text for r in rendered if r.env == env}
-        for name in sorted(set(files) | set(_listing(out / env))):
+        plan.listings[out / env] = _listing(out / env)
+        for name in sorted(set(files) | set(plan.listings[out / env])):
             path = out / env / name
             on_disk = _read(path) if name in files or path.is_file() else None
+            plan.seen[path] = on_disk
             if name not in files:
                 plan.remove.append(path)
                 plan.differences.append(Difference(shown(path), "template", "extra", fix))
@@ -166,7 +171,7 @@ def _plan(
             repair = "restore them (git checkout README.md), then run bin/build-templates"
             plan.broken.append(Difference(shown(g.path), g.kind, "broken", repair, (g.problem,)))
             continue
-        on_disk = _read(g.path)
+        on_disk = plan.seen[g.path] = _read(g.path)
         if on_disk != g.text:
             plan.want[g.path] = g.text
             status = "missing" if on_disk is None else "differs"
@@ -195,11 +200,18 @@ def _write(plan: _Plan, out: Path) -> tuple[str, ...]:
     return tuple(shown(p) for p in [*plan.want, *plan.remove])
 
 
-def _sha(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
+def _sha(data: bytes | str | None) -> str | None:
+    if data is None:
         return None
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def _inputs(config_path: Path, config_bytes: bytes | None, plan: _Plan) -> dict[str, str | None]:
+    """The hashes of the files the result was computed from and checked against, as the build
+    read them (or wrote them): what the fast path compares before replaying it."""
+    inputs = {str(config_path.resolve()): _sha(config_bytes)}
+    inputs.update({str(p.resolve()): _sha(text) for p, text in plan.seen.items()})
+    return inputs
 
 
 def run(request: BuildRequest) -> BuildResult:
@@ -208,6 +220,11 @@ def run(request: BuildRequest) -> BuildResult:
 
     started = time.perf_counter()
     config_path = request.config_path or config.DEFAULT_CONFIG_PATH
+    try:
+        # Hashed before it is loaded: an edit while the build runs makes the stored result stale.
+        config_bytes: bytes | None = config_path.read_bytes()
+    except OSError:
+        config_bytes = None  # config.load says what is wrong with it
     platform = config.load(config_path)
     names = select(platform, request.envs)
     rendered = render.render(platform, names)
@@ -225,14 +242,17 @@ def run(request: BuildRequest) -> BuildResult:
     if request.mode == "write":
         written = _write(plan, out) if plan.want or plan.remove else ()
         differences = plan.broken
+        plan.seen.update({**plan.want, **dict.fromkeys(plan.remove)})
+        for directory in plan.listings:
+            plan.listings[directory] = sorted(
+                r.filename for r in rendered if out / r.env == directory
+            )
     findings = []
     label = shown(out)
     if request.lint:
         from cfn import lint
 
         findings = lint.lint(rendered, base=label, cache_dir=request.use_cache or None)
-    watched = [config_path, *(out / r.path for r in rendered), *(g.path for g in generated)]
-    env_dirs = {out / r.env for r in rendered}
     return BuildResult(
         mode=request.mode,
         environments=tuple(names),
@@ -245,7 +265,7 @@ def run(request: BuildRequest) -> BuildResult:
         written=written,
         target=label,
         elapsed=time.perf_counter() - started,
-        inputs={str(p.resolve()): _sha(p) for p in watched},
-        listings={str(d.resolve()): _listing(d) for d in sorted(env_dirs)},
+        inputs=_inputs(config_path, config_bytes, plan),
+        listings={str(d.resolve()): names for d, names in plan.listings.items()},
         rendered=tuple(rendered),
     )

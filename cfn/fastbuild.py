@@ -55,19 +55,22 @@ def key(argv: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def _record(argv: Sequence[str]) -> Path:
-    return paths.build_record_dir() / f"{key(argv)}.json"
+def _record(record_key: str) -> Path:
+    return paths.build_record_dir() / f"{record_key}.json"
 
 
-def remember(argv: Sequence[str], result: BuildResult, output: str) -> None:
-    """Store a clean result for the next identical invocation (`output`: its summary format)."""
+def remember(record_key: str, result: BuildResult, output: str) -> None:
+    """Store a clean result under `record_key` (`key(argv)`, taken before the build started, so
+    that a source file edited while it ran makes the record stale, not wrong); `output` is the
+    summary's format."""
     if not result.ok:
         return
     # What the same invocation would return next time: a write has nothing left to write.
     stored = dataclasses.replace(result, written=(), elapsed=0.0, replayed=False)
     # No record only means the next build takes the full path.
     with contextlib.suppress(OSError):
-        atomic_write(_record(argv), json.dumps({"output": output, "result": stored.to_json()}))
+        text = json.dumps({"output": output, "result": stored.to_json()})
+        atomic_write(_record(record_key), text)
 
 
 def _unchanged(result: BuildResult) -> bool:
@@ -87,7 +90,7 @@ def _unchanged(result: BuildResult) -> bool:
 def replay(argv: Sequence[str]) -> tuple[BuildResult, str] | None:
     """The stored result for `argv` and its output format, if every input is unchanged."""
     try:
-        data = json.loads(_record(argv).read_text(encoding="utf-8"))
+        data = json.loads(_record(key(argv)).read_text(encoding="utf-8"))
         result = BuildResult.from_json(data["result"])
         output = data["output"]
     except (OSError, ValueError, KeyError, TypeError):

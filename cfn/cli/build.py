@@ -129,12 +129,12 @@ def build_templates(
     )
     click.echo(out, nl=False)
     click.echo(progress, nl=False, err=True)
-    argv = (ctx.obj or {}).get("record_argv")
-    if argv is not None and not no_cache and not lint_format:
+    record_key = (ctx.obj or {}).get("record_key")
+    if record_key is not None and not no_cache and not lint_format:
         # Run as bin/build-templates: the next identical invocation can replay this result.
         from cfn import fastbuild
 
-        fastbuild.remember(argv, result, output_format)
+        fastbuild.remember(record_key, result, output_format)
     sys.exit(summary.exit_code(result))
 
 
@@ -156,9 +156,13 @@ def _lint_report(result: build.BuildResult, lint_format: str, lint_out: Path | N
 
 def main() -> None:
     """bin/build-templates (after the fast path, `cfn.fastbuild`, did not answer)."""
+    from cfn import fastbuild
+
     argv = sys.argv[1:]
+    # The key of this invocation's inputs, taken before anything is read.
+    obj = {"record_key": fastbuild.key(argv)}
     try:
-        build_templates.main(argv, prog_name="build-templates", obj={"record_argv": argv})
+        build_templates.main(argv, prog_name="build-templates", obj=obj)
     except SystemExit as done:
         # After linting, tearing down cfn-lint's object graph costs about a second at exit;
         # the output is flushed and every file written is closed, so skip it.
