@@ -277,3 +277,15 @@ def test_lint_findings_parseable_on_stdout_summary_on_stderr(
 def test_lint_format_with_no_lint_is_a_usage_error():
     r = run("--no-lint", "--lint-format", "sarif", "--check")
     assert r.returncode == 2 and "drop --no-lint" in r.stderr
+
+
+def test_lint_out_that_cannot_be_written_is_one_line(tmp_path, platform):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = next(iter(platform.environments))
+    out = tmp_path / "t"
+    r = run("--env", env, "--out", str(out), "--lint-out", str(blocker / "lint.txt"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"error: cannot write {blocker}: Not a directory (choose another --lint-out)" in (
+        r.stderr.splitlines()
+    )
