@@ -1,9 +1,10 @@
 """Generated documentation, written by `bin/build-templates` and checked by `--check`:
 
 - `docs/architecture/<env>.md`: each environment's Mermaid diagram (`cfn.graph`);
-- two sections of the README, between their markers: the architecture overview (the parts of the
-  last environment of the configuration and which feeds which, with links to every environment's
-  diagram) and the table of what each environment gets, from the configuration.
+- three sections of the README, between their markers: the architecture overview (the parts of
+  the last environment of the configuration and which feeds which, with links to every
+  environment's diagram), the table of what each environment gets, from the configuration, and
+  the table of what is checked before deploy, from the limits table (`cfn.limits`).
 
 Everything here is derived from the configuration and the rendered templates, so adding a
 service is a configuration change plus `bin/build-templates`; nothing is pasted by hand.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cfn import graph, naming
+from cfn import graph, limits, naming
 
 if TYPE_CHECKING:
     from cfn.config import Platform
@@ -57,6 +58,10 @@ def splice(text: str, block: str) -> str | None:
     return pattern.sub(lambda _: block, text, count=1)
 
 
+CHECKS_BEGIN = begin("checks table")
+CHECKS_END = end("checks table")
+
+
 def environments_table(platform: Platform) -> str:
     envs = list(platform.environments.values())
 
@@ -93,6 +98,15 @@ def environments_table(platform: Platform) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
     return section("environments table", "\n".join(lines))
+
+
+def checks_table() -> str:
+    """Every row of the limits table: the resource, the limit (linked to AWS's page), who checks."""
+    lines = ["| resource | limit | value | checked by |", "|---|---|---|---|"]
+    for row in limits.LIMITS.values():
+        value = row.value.replace("*", "\\*").replace("|", "\\|")
+        lines.append(f"| {row.resource} | [{row.what}]({row.source}) | {value} | {row.enforced} |")
+    return section("checks table", "\n".join(lines))
 
 
 def architecture(platform: Platform, rendered: Sequence[RenderedTemplate]) -> str:
@@ -148,7 +162,8 @@ def generated(
         text: str | None = readme.read_text(encoding="utf-8")
     except OSError as exc:
         return [*out, Generated(readme, None, "doc", f"cannot be read: {exc.strerror}")]
-    for block in (architecture(platform, rendered), environments_table(platform)):
+    blocks = (architecture(platform, rendered), environments_table(platform), checks_table())
+    for block in blocks:
         spliced = splice(text, block) if text is not None else None
         if spliced is None:
             markers = f"{block.splitlines()[0]} ... {block.splitlines()[-1]}"
@@ -161,3 +176,5 @@ if __name__ == "__main__":
     from cfn import config
 
     print(environments_table(config.load()))
+    print()
+    print(checks_table())

@@ -10,17 +10,23 @@ What the patches add, each the way AWS behaves:
   Application Auto Scaling target and policy): created as opaque resources with an id and an
   ARN, so that `Ref` and `GetAtt` to them resolve;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
-  `create_stack` already does;
+  `create_stack` already does, and an update sets the stack's `LastUpdatedTime`;
 - a change set lists a nested stack as modified when only the parameters passed to it change
-  (a new image tag), as AWS does; moto compares template text only;
+  (a new image tag), as AWS does; moto compares template text only; and the update reaches
+  every resource using the parameter, and their dependents;
 - a modified nested stack is updated in place, as AWS does; moto deletes and re-creates it,
-  which collides with the names its old resources still hold.
+  which collides with the names its old resources still hold;
+- `UpdateTerminationProtection`, and `DeleteStack` refusing a protected stack;
+- deleting a stack reports each resource (`DELETE_COMPLETE`, `DELETE_SKIPPED` when retained) and,
+  when one cannot be deleted, ends in `DELETE_FAILED` with that resource's reason, the stack
+  kept; moto answers an HTTP 500 instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -30,8 +36,11 @@ from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
 from moto.cloudformation import utils as cfn_utils
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
+
+from cfn import localaws_deletion
 
 _patched = False
 
@@ -141,6 +150,8 @@ def patch_moto() -> None:
         stack.parameters = dict(change_set.parameters)
         stack.template_dict = change_set.template_dict
         stack.output_map = stack._create_output_map()
+        if change_set.change_set_type == "UPDATE":  # AWS's LastUpdatedTime; moto has none
+            stack.last_updated_time = utcnow()
 
     cfn_models.CloudFormationBackend.execute_change_set = execute_change_set
 
@@ -181,7 +192,77 @@ def patch_moto() -> None:
         return original_resource
 
     cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
+    localaws_deletion.patch()
+    _patch_parameter_updates()
     _patched = True
+
+
+def _patch_parameter_updates() -> None:
+    """A changed parameter updates every resource that uses it, through `Ref`, `Fn::Sub` or
+    `Fn::GetAtt`, and then what uses those, as AWS does (a new image tag: a new task definition
+    revision, then the service moved onto it). moto follows a direct `Ref` only."""
+    original = parsing.ResourceMap.build_resource_diff
+
+    def build_resource_diff(self: Any, template: Any, parameters: Any = None) -> Any:
+        actions = original(self, template, parameters)
+        if not parameters:
+            return actions
+        old, new = self._resource_json_map, template["Resources"]
+        changed = {p for p in parameters if self.input_parameters.get(p) != parameters[p]}
+        changed |= set(actions["Modify"]) | set(actions["Add"])
+        grew = True
+        while grew:  # dependents after what they depend on: the order updates run in
+            grew = False
+            for name, res in new.items():
+                if name in old and name not in changed and _references(res) & changed:
+                    actions["Modify"].append(name)
+                    changed.add(name)
+                    grew = True
+        return actions
+
+    parsing.ResourceMap.build_resource_diff = build_resource_diff
+
+    from moto.ecs import models as ecs_models
+
+    def update_task_definition(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # A new revision, written like a created one: moto's update keeps the template's
+        # PascalCase container keys, which DescribeTaskDefinition then returns.
+        backend = ecs_models.ecs_backends[account_id][region_name]
+        backend.deregister_task_definition(original_resource.arn)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    ecs_models.TaskDefinition.update_from_cloudformation_json = classmethod(update_task_definition)
+
+
+def _references(node: Any) -> set[str]:
+    """The parameters and resources a piece of template names (Ref, GetAtt, Sub)."""
+    if isinstance(node, list):
+        return set().union(*(_references(v) for v in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    out: set[str] = set()
+    for key, value in node.items():
+        if key == "Ref" and isinstance(value, str):
+            out.add(value)
+        elif key == "Fn::GetAtt":
+            out.add(value.split(".")[0] if isinstance(value, str) else value[0])
+        elif key == "Fn::Sub":
+            text = value if isinstance(value, str) else value[0]
+            out |= {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+            if isinstance(value, list):
+                out |= _references(value[1:])
+        else:
+            out |= _references(value)
+    return out
 
 
 def _resolve_refs(node: Any, parameters: dict[str, Any]) -> Any:

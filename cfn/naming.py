@@ -2,8 +2,10 @@
 
 Stack names, physical resource names, nested-stack logical ids, parameter and output names,
 template file names, secret names, discovery host names and tags are all built here, so that a
-rename is one change and `check_lengths` can prove, before anything renders, that every physical
-name fits AWS's limits once the project and environment are prefixed.
+rename is one change, and `cfn.validation` can prove from `physical_names` and `LIMITS`, before
+anything renders, that every physical name fits AWS's limits once the project and environment
+are prefixed. The configuration's types are imported for type checking only: this module never
+imports `cfn.config` at run time, so the two do not form a cycle.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING
 from troposphere import Tags
 
 if TYPE_CHECKING:
-    from cfn.config import Environment, Platform, Service
+    from cfn.config import Environment, Service
 
 MANAGED_BY = "insightxi-infra"
 
@@ -33,6 +35,10 @@ LIMITS = {
     "secret": 512,
     "S3 bucket": 63,
 }
+# An image tag parameter's values: what ECR allows, except the mutable `latest` (a deploy must
+# name what it runs). Used by the templates' AllowedPattern and by `bin/deploy plan`.
+# https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_Image.html
+IMAGE_TAG_PATTERN = r"^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"
 # CloudFormation names a nested stack "<root>-<LogicalId>-<12 or 13 random characters>".
 _NESTED_SUFFIX = 14
 
@@ -214,16 +220,3 @@ def physical_names(env: Environment) -> list[tuple[str, str, str]]:
         ]
         out += [("secret", secret(env, s, v), w) for v in s.secrets]
     return out
-
-
-def check_lengths(platform: Platform) -> list[str]:
-    """One message per physical name longer than AWS allows."""
-    problems = []
-    for env in platform.environments.values():
-        for kind, name, where in physical_names(env):
-            if len(name) > LIMITS[kind]:
-                problems.append(
-                    f"{where}: {kind} name {name!r} is {len(name)} characters; AWS allows "
-                    f"{LIMITS[kind]} (shorten the project, environment or discovery_name)"
-                )
-    return problems

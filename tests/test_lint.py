@@ -1,13 +1,12 @@
 """cfn-lint (and the project's rules) find nothing on any rendered template, and do find
-problems in a template that has them."""
+problems in a template that has them, at the right file, line and region."""
 
 from __future__ import annotations
 
 import json
 
-import pytest
-
-from cfn import lint
+from cfn import lint, naming
+from cfn.render import RenderedTemplate
 
 
 def test_every_template_is_lint_clean(rendered):
@@ -16,24 +15,36 @@ def test_every_template_is_lint_clean(rendered):
 
 
 def test_lint_reports_file_line_and_rule_for_a_broken_template(rendered):
-    from cfn.render import RenderedTemplate
-
-    network = next(r for r in rendered if r.path == "dev/network.json")
+    network_file = naming.template_file(naming.NETWORK)
+    network = next(r for r in rendered if r.filename == network_file)
     t = json.loads(network.text)
     t["Resources"]["Vpc"]["Properties"]["CidrBlock"] = 42  # not a string
     t["Resources"]["Vpc"]["Properties"]["Nonsense"] = True
     text = json.dumps(t, indent=2, sort_keys=True) + "\n"
-    broken = RenderedTemplate("dev", "network.json", text, "eu-west-1")
-    findings = lint.lint([broken])
+    broken = RenderedTemplate(network.env, network_file, text, network.region)
+    findings = lint.lint([broken], cache_dir=None)
     rules = {f.rule_id for f in findings}
     assert "E3002" in rules or "E3012" in rules, findings
     nonsense_line = next(i for i, line in enumerate(text.splitlines(), 1) if "Nonsense" in line)
-    assert any(f.line == nonsense_line and f.path == "templates/dev/network.json" for f in findings)
+    path = f"templates/{network.env}/{network_file}"
+    assert any(f.line == nonsense_line and f.path == path for f in findings), findings
 
 
-@pytest.mark.parametrize("region", ["eu-west-1", "us-east-1"])
-def test_lint_honours_the_region(rendered, region):
-    from cfn.render import RenderedTemplate
+def test_lint_checks_resource_types_against_the_templates_region():
+    # Per cfn-lint 1.58's regional schemas, AWS::Billing::BillingView exists in us-east-1 only.
+    template = {
+        "Resources": {
+            "View": {
+                "Type": "AWS::Billing::BillingView",
+                "Properties": {"Name": "costs", "SourceViews": ["arn:aws:billing::1:view/x"]},
+            }
+        }
+    }
+    text = json.dumps(template, indent=2)
 
-    root = next(r for r in rendered if r.path == "dev/root.json")
-    assert lint.lint([RenderedTemplate("dev", "root.json", root.text, region)]) == []
+    def rule_ids(region: str) -> set[str]:
+        found = lint.lint([RenderedTemplate("x", "t.json", text, region)], cache_dir=None)
+        return {f.rule_id for f in found}
+
+    assert "E3006" not in rule_ids("us-east-1")
+    assert "E3006" in rule_ids("eu-west-1")

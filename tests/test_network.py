@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 
 import pytest
 
+from cfn import config, naming, render
+from cfn.stacks import network
 from tests.conftest import resources_of
 
-ENVS = ["dev", "staging", "prod"]
+# Every environment of the configuration, read at collection time to name the test cases.
+ENV_NAMES = list(config.load().environments)
 
 
-@pytest.fixture(params=ENVS)
+@pytest.fixture(params=ENV_NAMES)
 def env_net(request, platform, templates):
-    return platform.env(request.param), templates[f"{request.param}/network.json"]
+    env = platform.env(request.param)
+    return env, templates[f"{env.name}/{naming.template_file(naming.NETWORK)}"]
 
 
 def test_one_public_and_one_private_subnet_per_zone(env_net):
@@ -69,7 +74,7 @@ def test_private_subnets_route_to_the_internet_only_through_nat(env_net):
         assert len(defaults) == 1 and defaults[0]["DestinationCidrBlock"] == "0.0.0.0/0"
         assert "GatewayId" not in defaults[0], f"{subnet} routes straight to the internet gateway"
         used_nats.add(defaults[0]["NatGatewayId"]["Ref"])
-    # Every NAT gateway serves some zone (prod: one per zone; dev/staging: one shared).
+    # Every NAT gateway serves some zone (one per zone, or fewer shared in turn).
     assert used_nats == nats
 
 
@@ -110,5 +115,20 @@ def test_every_taggable_resource_carries_project_tags(env_net):
         if tags is None:
             continue
         keys = {tag["Key"]: tag["Value"] for tag in tags}
-        assert keys["Project"] == "insightxi" and keys["Environment"] == env.name, name
-        assert keys["ManagedBy"] == "insightxi-infra", name
+        assert keys["Project"] == env.project and keys["Environment"] == env.name, name
+        assert keys["ManagedBy"] == naming.MANAGED_BY, name
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["one-shared-nat", "nat-per-zone"])
+def test_private_subnets_share_nat_gateways_in_turn(raw, shared):
+    # Both layouts, whatever the configuration's environments happen to use.
+    env_name = next(iter(raw["environments"]))
+    zones = len(raw["environments"][env_name]["private_subnets"])
+    raw["environments"][env_name]["nat_gateways"] = 1 if shared else zones
+    env = config.from_dict(raw).env(env_name)
+    t = json.loads(render.to_text(network.build(env)))
+    nats = sorted(resources_of(t, "AWS::EC2::NatGateway"))
+    assert len(nats) == env.nat_gateways
+    for i in range(zones):
+        route = t["Resources"][f"PrivateDefaultRoute{i + 1}"]["Properties"]
+        assert route["NatGatewayId"] == {"Ref": f"NatGateway{i % len(nats) + 1}"}

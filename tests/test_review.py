@@ -5,6 +5,7 @@ forms of "no changes", failed stack events, and the review's rendering of all of
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import boto3
 import pytest
@@ -207,33 +208,38 @@ def test_describe_tree_follows_pages_and_nested_change_sets(cfn):
     assert len(tree.nested[0].description["Changes"]) == 5
 
 
-def test_review_puts_risky_changes_first_with_before_and_after(cfn):
+def test_review_puts_risky_changes_first_and_an_image_deploy_is_routine(cfn):
     stub_tree(cfn)
     r = review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION, "plans/p.json")
-    risky = [(c.where, c.risks) for c in r.risky]
-    assert risky == [
-        ("SportmonksService/TaskDefinition", ["replacement"]),
-        ("SportmonksService/IngressFromServices", ["removal", "security group"]),
-        ("SportmonksService/TargetGroup", ["may replace"]),
-        ("SportmonksService/ExecutionRole", ["IAM"]),
+    assert [(c.where, c.why) for c in r.risky] == [
+        ("SportmonksService/IngressFromServices", "removed"),
+        ("SportmonksService/TargetGroup", "may be replaced: a new target group: tasks re-register"),
     ]
-    assert r.counts == {"add": 0, "modify": 6, "remove": 1, "replace": 1, "stacks": 2}
+    by_id = {c.where: c for c in r.changes}
+    task = by_id["SportmonksService/TaskDefinition"]
+    assert task.risk == "routine"
+    assert task.why == (
+        "new task definition revision (image sportmonks-service 1a2b3c4 → 9f8e7d6), rolled out "
+        "by the service's rolling deployment"
+    )
+    assert by_id["SportmonksService/Service"].why == (
+        "rolling deployment to the new task definition revision"
+    )
+    assert by_id["SportmonksService/ExecutionRole"].risk == "check"
+    assert r.counts == {"add": 0, "modify": 6, "remove": 1, "replace": 1, "stacks": 2, "no_op": 0}
     text = review.to_text(r)
     head, rest = text.split("Stack (root):", 1)
-    assert "RISKY CHANGES (4), review these first:" in head
+    assert "RISKY CHANGES (2), review these first:" in head
+    assert head.index("IngressFromServices") < head.index("TargetGroup")
+    assert "TaskDefinition" not in head
     assert (
-        head.index("TaskDefinition")
-        < head.index("IngressFromServices")
-        < head.index("ExecutionRole")
-    )
-    assert "replacement: True" in head
-    assert (
-        "Properties.ContainerDefinitions [recreation: Always]: "
+        "Properties.ContainerDefinitions: "
         '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:1a2b3c4"}] → '
-        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}]'
-    ) in head
-    assert "Properties.Parameters (because of SportmonksServiceImageTag)" in rest
-    assert "Properties.TaskDefinition (because of TaskDefinition)" in rest
+        '[{"Image":"123456789012.dkr.ecr.eu-west-1.amazonaws.com/sportmonks-service:9f8e7d6"}] '
+        "(DirectModification; requires recreation: Always)"
+    ) in rest
+    assert "Properties.Parameters (ParameterReference SportmonksServiceImageTag)" in rest
+    assert "Properties.TaskDefinition (ResourceReference TaskDefinition; Dynamic)" in rest
     assert "Stack SportmonksService:" in rest
     assert "Summary: 0 to add, 6 to modify (1 replaced), 1 to remove, in 2 stack(s)" in text
     assert "changeSetId=arn%3Aaws%3Acloudformation%3Aeu-west-1%3A123456789012%3AchangeSet" in text
@@ -244,14 +250,14 @@ def test_review_as_markdown_for_a_pull_request(cfn):
     stub_tree(cfn)
     md = review.to_markdown(review.from_described(changesets.describe_tree(cfn, ROOT_CS), REGION))
     assert md.startswith("### Change set for `insightxi-prod` (eu-west-1)")
-    assert "#### ⚠️ Risky changes (4)" in md
+    assert "#### ⚠️ Risky changes (2)" in md
     assert (
-        "- **Modify** `SportmonksService/TaskDefinition` (AWS::ECS::TaskDefinition): replacement"
-        in md
+        "- **Modify** `SportmonksService/TargetGroup` (AWS::ElasticLoadBalancingV2::TargetGroup): "
+        "may be replaced" in md
     )
     assert (
-        "| SportmonksService | Remove | `IngressFromServices` | AWS::EC2::SecurityGroupIngress |"
-        in md
+        "| SportmonksService | Remove | `IngressFromServices` | AWS::EC2::SecurityGroupIngress "
+        "| risky | removed |" in md
     )
     assert "[Open in the CloudFormation console](https://eu-west-1.console.aws.amazon.com/" in md
 
@@ -514,3 +520,321 @@ def test_ctrl_c_stops_following_not_the_deployment(cfn):
         execute.run(clients, plan, on_event=interrupted, sleep=lambda s: None)
     assert "the deployment goes on in CloudFormation" in str(info.value)
     assert "bin/deploy status --env prod" in str(info.value)
+
+
+# -- drift (moto has no drift API: these are AWS's documented shapes) -------------------------
+
+
+def _stub_drift_start(cfn, stacks):
+    """ListStackResources on the root (one nested stack) and DetectStackDrift on both."""
+    cfn.stubber.add_response(
+        "list_stack_resources",
+        {
+            "StackResourceSummaries": [
+                {
+                    "LogicalResourceId": "SportmonksService",
+                    "PhysicalResourceId": NESTED_STACK,
+                    "ResourceType": "AWS::CloudFormation::Stack",
+                    "ResourceStatus": "UPDATE_COMPLETE",
+                    "LastUpdatedTimestamp": NOW,
+                }
+            ]
+        },
+        {"StackName": "insightxi-prod"},
+    )
+    cfn.stubber.add_response(
+        "list_stack_resources", {"StackResourceSummaries": []}, {"StackName": NESTED_STACK}
+    )
+    for i, sid in enumerate(stacks):
+        cfn.stubber.add_response(
+            "detect_stack_drift", {"StackDriftDetectionId": f"d-{i}"}, {"StackName": sid}
+        )
+
+
+def _detection(i, status, drift_status="IN_SYNC", reason=None):
+    body = {
+        "StackId": STACK_ID,
+        "StackDriftDetectionId": f"d-{i}",
+        "DetectionStatus": status,
+        "Timestamp": NOW,
+    }
+    if status != "DETECTION_IN_PROGRESS":
+        body["StackDriftStatus"] = drift_status
+    if reason:
+        body["DetectionStatusReason"] = reason
+    return body
+
+
+def test_drift_detection_is_bounded_in_time(cfn):
+    from cfn.deploy import drift
+
+    _stub_drift_start(cfn, ["insightxi-prod", NESTED_STACK])
+    now = [0.0]
+
+    def sleep(seconds):
+        now[0] += seconds
+
+    # Both stay in progress: two rounds of polling, then the budget is spent.
+    for _round in range(2):
+        for i in range(2):
+            cfn.stubber.add_response(
+                "describe_stack_drift_detection_status",
+                _detection(i, "DETECTION_IN_PROGRESS"),
+                {"StackDriftDetectionId": f"d-{i}"},
+            )
+    report = drift.detect(cfn, "insightxi-prod", timeout=1.0, sleep=sleep, clock=lambda: now[0])
+    assert not report.checked
+    assert report.line() == "drift not checked: timed out after 1 s"
+
+
+def test_drift_that_cannot_be_detected_is_said_not_raised(cfn):
+    from cfn.deploy import drift
+
+    cfn.stubber.add_client_error(
+        "list_stack_resources",
+        service_error_code="AccessDenied",
+        service_message="not authorized to perform: cloudformation:ListStackResources",
+        http_status_code=403,
+    )
+    report = drift.detect(cfn, "insightxi-prod")
+    assert report.line() == (
+        "drift not checked: ListStackResources: AccessDenied: not authorized to perform: "
+        "cloudformation:ListStackResources"
+    )
+
+
+def test_a_failed_detection_on_one_stack_keeps_the_others(cfn):
+    from cfn.deploy import drift
+
+    _stub_drift_start(cfn, ["insightxi-prod", NESTED_STACK])
+    cfn.stubber.add_response(
+        "describe_stack_drift_detection_status",
+        _detection(0, "DETECTION_COMPLETE"),
+        {"StackDriftDetectionId": "d-0"},
+    )
+    cfn.stubber.add_response(
+        "describe_stack_drift_detection_status",
+        _detection(1, "DETECTION_FAILED", "DRIFTED", "Failed to detect drift on resource X"),
+        {"StackDriftDetectionId": "d-1"},
+    )
+    cfn.stubber.add_response(
+        "describe_stack_resource_drifts",
+        {
+            "StackResourceDrifts": [
+                {
+                    "StackId": NESTED_STACK,
+                    "LogicalResourceId": "Service",
+                    "ResourceType": "AWS::ECS::Service",
+                    "StackResourceDriftStatus": "MODIFIED",
+                    "PropertyDifferences": [
+                        {
+                            "PropertyPath": "/DesiredCount",
+                            "ExpectedValue": "2",
+                            "ActualValue": "6",
+                            "DifferenceType": "NOT_EQUAL",
+                        }
+                    ],
+                    "Timestamp": NOW,
+                }
+            ]
+        },
+        {"StackName": NESTED_STACK, "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"]},
+    )
+    report = drift.detect(cfn, "insightxi-prod", sleep=lambda s: None)
+    assert report.line() == (
+        "drift checked on 2 stack(s): 1 resource(s) changed outside CloudFormation "
+        "(detection failed for SportmonksService)"
+    )
+    (found,) = report.resources
+    assert (found.where, found.summary()) == (
+        "SportmonksService/Service",
+        "/DesiredCount: template 2, actual 6",
+    )
+    service = review.Change("SportmonksService", "Modify", "Service", "AWS::ECS::Service", "False")
+    service.details = [review.Detail("/Properties/DesiredCount", "2", "3")]
+    assert report.overwritten_by(service) == [
+        "overwrites a change made outside CloudFormation: /DesiredCount: template 2, actual 6"
+    ]
+    service.details = [review.Detail("/Properties/TaskDefinition", "a", "b")]
+    assert report.overwritten_by(service)[0].startswith("drifted outside CloudFormation (not ")
+
+
+# -- failures with their reasons ---------------------------------------------------------------
+
+
+def test_a_failed_nested_change_set_reports_its_own_reason(cfn):
+    _create_stubs(
+        cfn,
+        root_description(
+            Status="FAILED",
+            ExecutionStatus="UNAVAILABLE",
+            Changes=[],
+            StatusReason=f"Nested change set {NESTED_CS} was not successfully created: Currently "
+            "in FAILED.",
+        ),
+    )
+    cfn.stubber.add_response(
+        "describe_change_set",
+        dict(
+            nested_description(),
+            Status="FAILED",
+            Changes=[],
+            StatusReason="Template error: instance of Fn::GetAtt references undefined resource "
+            "LoadBalancr",
+        ),
+        {"ChangeSetName": NESTED_CS},
+    )
+    with pytest.raises(ChangeSetFailed) as info:
+        _create(cfn)
+    assert (
+        "nested stack insightxi-prod-SportmonksService-X: Template error: instance of "
+        "Fn::GetAtt references undefined resource LoadBalancr"
+    ) in str(info.value)
+
+
+def test_revert_drift_asks_for_a_drift_aware_change_set(cfn):
+    cfn.stubber.add_response(
+        "create_change_set",
+        {"Id": ROOT_CS, "StackId": STACK_ID},
+        {
+            "StackName": "insightxi-prod",
+            "ChangeSetName": "cs",
+            "ChangeSetType": "UPDATE",
+            "Parameters": [],
+            "Tags": [],
+            "Capabilities": [],
+            "IncludeNestedStacks": True,
+            "Description": "d",
+            "TemplateURL": "https://x/root.json",
+            "DeploymentMode": "REVERT_DRIFT",
+        },
+    )
+    cfn.stubber.add_response("describe_change_set", root_description(), {"ChangeSetName": ROOT_CS})
+    desc = changesets.create_change_set(
+        cfn,
+        stack="insightxi-prod",
+        name="cs",
+        change_set_type="UPDATE",
+        tags={},
+        description="d",
+        template_url="https://x/root.json",
+        deployment_mode="REVERT_DRIFT",
+        sleep=lambda s: None,
+    )
+    assert desc["ChangeSetId"] == ROOT_CS
+
+
+# -- values and secrets ------------------------------------------------------------------------
+
+
+def test_secret_parameters_are_never_shown():
+    template = '{"Parameters": {"ApiKey": {"Type": "String", "NoEcho": true}, "Tag": {}}}'
+    secrets = review.secret_parameters([template])
+    assert secrets == {"ApiKey"}
+    found = review.parameter_changes(
+        [],
+        {"ApiKey": "old-secret", "Tag": "a", "Masked": "****"},
+        {"ApiKey": "new-secret", "Tag": "b", "Masked": "x"},
+        secrets,
+    )
+    assert [(p.name, p.before, p.after) for p in found] == [
+        ("ApiKey", "(secret, not shown)", "(secret, not shown)"),
+        ("Masked", "(secret, not shown)", "x"),
+        ("Tag", "a", "b"),
+    ]
+
+
+def test_large_values_are_summarised_not_cut():
+    from cfn.deploy.reviewtext import pair, value
+
+    before = json.dumps(
+        {"Statement": [{"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/" + "x" * 120}]}
+    )
+    after = json.dumps(
+        {"Statement": [{"Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/" + "x" * 120}]}
+    )
+    assert pair(before, after) == "/Statement/0/Action: s3:GetObject → s3:PutObject"
+    text = "line one\nline two"
+    assert value(text).startswith("(17 characters, sha256 ")
+    assert value("{{changeSet:KNOWN_AFTER_APPLY}}") == "(known after apply)"
+
+
+# -- plan files and execute -------------------------------------------------------------------
+
+
+def test_a_no_change_plan_marks_older_plan_files_of_the_environment_spent(tmp_path):
+    from cfn.deploy import plan as plan_mod
+    from cfn.deploy import planfile
+
+    mine, other, broken = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
+    planfile.write(mine, _plan())
+    planfile.write(other, _plan(environment="staging"))
+    broken.write_text("{")
+    marked = plan_mod.mark_spent([mine, other, broken, tmp_path / "missing.json", mine], "prod")
+    assert marked == [mine]
+    assert planfile.read(mine).spent and not planfile.read(other).spent
+    assert broken.read_text() == "{"
+
+
+def _invoke_execute(tmp_path, monkeypatch, plan, *args):
+    from click.testing import CliRunner
+
+    from cfn import cli
+    from cfn.deploy import execute, planfile
+
+    path = tmp_path / "plan.json"
+    planfile.write(path, plan)
+    ran = []
+    # Stand-ins for AWS: what is under test is the CLI's decision, not the change set calls.
+    monkeypatch.setattr(execute, "check_still_valid", lambda clients, p: {})
+    monkeypatch.setattr(execute, "run", lambda clients, p, **kw: ran.append(p) or "UPDATE_COMPLETE")
+    monkeypatch.setattr("cfn.deploy.aws.make_clients", lambda *a: None)
+    result = CliRunner().invoke(
+        cli.deploy, ["execute", str(path), "--env", plan.environment, *args]
+    )
+    return result, ran
+
+
+def test_execute_of_a_spent_plan_has_nothing_to_do(tmp_path, monkeypatch):
+    result, ran = _invoke_execute(tmp_path, monkeypatch, _plan(spent=True))
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "nothing to execute: the last plan found no changes"
+    assert ran == []
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_execute_of_a_broadening_plan_needs_explicit_confirmation(
+    tmp_path, monkeypatch, environment, platform
+):
+    assert environment in platform.environments
+    broadening = ("SportmonksService/TaskRole (AWS::IAM::Role): policy app allows s3:* on *",)
+    plan = _plan(environment=environment, broadening=broadening)
+    result, ran = _invoke_execute(tmp_path, monkeypatch, plan)
+    assert result.exit_code == 1 and ran == []
+    assert "the plan broadens security and there is no terminal to confirm in" in result.stderr
+    result, ran = _invoke_execute(tmp_path, monkeypatch, plan, "--yes")
+    assert result.exit_code == 0 and len(ran) == 1
+
+
+def test_a_plan_of_only_dynamic_no_ops_answers_no_changes(tmp_path, monkeypatch, capsys):
+    from cfn.cli.deploy import DeployContext
+    from cfn.cli.review import no_changes
+    from cfn.deploy import planfile
+    from cfn.deploy.plan import PlanResult
+
+    monkeypatch.chdir(tmp_path)
+    older = tmp_path / "plans" / "insightxi-prod.json"
+    older.parent.mkdir()
+    planfile.write(older, _plan())
+    no_op = review.Change("", "Modify", "Cluster", "AWS::CloudFormation::Stack", "False")
+    ctx = DeployContext("prod", None, None, None, "text", None)
+    with pytest.raises(SystemExit) as info:
+        no_changes(ctx, PlanResult(None, None, [], no_ops=[no_op]), [older], None)
+    assert info.value.code == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == (
+        "no changes: insightxi-prod already matches the templates (1 Dynamic evaluation(s) that "
+        "change nothing: Cluster)"
+    )
+    assert f"{older}: marked spent" in out.err
+    assert planfile.read(older).spent

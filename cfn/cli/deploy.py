@@ -127,7 +127,13 @@ def deploy() -> None:
     bootstrap  create or update the artifacts bucket (once per environment)
     plan       upload the templates, create the change set, print the review
     execute    execute exactly the reviewed change set and follow it
-    status     the stack's status, outputs and waiting change sets
+    diff       compare the committed templates with the deployed stacks (read-only)
+    status     the stack's status, image tags, outputs and waiting change sets
+    services   each service's tag, tasks, rollout and target health
+    logs       a service's log lines, or follow them
+    secret     set and list the services' secrets (values never printed)
+    cleanup    delete old change sets nobody executed
+    destroy    delete the environment's stack, after a review
     """
 
 
@@ -174,9 +180,26 @@ def bootstrap(**kw: Any) -> None:
     default=None,
     help="Also write the review as Markdown (for a pull request).",
 )
+@click.option(
+    "--no-drift",
+    is_flag=True,
+    help="Do not detect drift first (faster; the review then cannot say what a change would "
+    "overwrite).",
+)
+@click.option(
+    "--revert-drift",
+    is_flag=True,
+    help="Make a drift-aware change set (DeploymentMode=REVERT_DRIFT): it also puts back what "
+    "was changed outside CloudFormation.",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(
-    image_tags: tuple[str, ...], plan_out: Path | None, summary_md: Path | None, **kw: Any
+    image_tags: tuple[str, ...],
+    plan_out: Path | None,
+    summary_md: Path | None,
+    no_drift: bool,
+    revert_drift: bool,
+    **kw: Any,
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
 
@@ -188,23 +211,22 @@ def plan(
 
     ctx = DeployContext(**kw)
     tags = plan_mod.parse_image_tags(ctx.env, image_tags)
-    plan_path = plan_out or Path("plans") / f"{naming.root_stack(ctx.env)}.json"
+    default_path = Path("plans") / f"{naming.root_stack(ctx.env)}.json"
+    plan_path = plan_out or default_path
     result = plan_mod.run(
         ctx.clients,
         ctx.env,
         image_tags=tags,
         templates_dir=build.TEMPLATES_DIR,
         plan_path=plan_path,
+        check_drift=not no_drift,
+        revert_drift=revert_drift,
         progress=err,
     )
     if result.review is None:
-        ctx.emit(
-            f"no changes: {naming.root_stack(ctx.env)} already matches the templates",
-            {"changes": None, "no_changes": True},
-        )
-        if summary_md:
-            atomic_write(summary_md, f"No changes for `{naming.root_stack(ctx.env)}`.\n")
-        sys.exit(EXIT_OK)
+        from cfn.cli.review import no_changes
+
+        no_changes(ctx, result, [default_path, plan_path], summary_md)
     if summary_md:
         atomic_write(summary_md, review.to_markdown(result.review))
         err(f"review written to {summary_md}")
@@ -215,7 +237,11 @@ def plan(
 @deploy.command()
 @deploy_options
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation (protected environments).")
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="Do not ask for confirmation (protected environments, plans that broaden security).",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
     """Execute exactly the change set PLAN_FILE describes, and follow it until it settles.
@@ -233,37 +259,78 @@ def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
             f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
             f"use --env {planned.environment} or the right plan file",
         )
+    if planned.spent:
+        ctx.emit(
+            "nothing to execute: the last plan found no changes",
+            {"stack": planned.stack, "status": None, "nothing_to_execute": True},
+        )
+        sys.exit(EXIT_OK)
     execute_mod.check_still_valid(ctx.clients, planned)
-    if ctx.env.protected and not yes:
-        if not sys.stdin.isatty():
-            raise DeployError(
-                f"{ctx.env.name} is protected and there is no terminal to confirm in",
-                "run it in a terminal, or pass --yes once the review is approved",
-            )
-        if not click.confirm(
-            f"Execute change set {planned.change_set_name} "
-            f"({planned.change_count} changes) on {planned.stack} in account "
-            f"{planned.account}?",
-            err=True,
-        ):
-            err("not executed")
-            sys.exit(EXIT_ERROR)
+    from cfn.cli.review import confirm
+
+    confirm(ctx, planned, yes)
     err(f"executing {planned.change_set_name} on {planned.stack}")
     final = execute_mod.run(ctx.clients, planned, on_event=_progress_printer(planned.change_count))
     ctx.emit(f"{planned.stack}: {final}", {"stack": planned.stack, "status": final})
 
 
+def env_or_all(fn: F) -> F:
+    """`deploy_options` with `--env` optional and `--all`: every environment, in config order."""
+    fn = click.option(
+        "--all",
+        "all_envs",
+        is_flag=True,
+        help="Every environment of the configuration, one screen (instead of --env).",
+    )(fn)
+    fn = deploy_options(fn)
+    for param in fn.__click_params__:  # type: ignore[attr-defined]
+        if param.name == "env_name":
+            param.required = False
+            param.help = "Environment (dev, staging, prod); or --all."
+    return fn
+
+
+def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
+    """One context per environment asked for; environments in one region share clients."""
+    if bool(env_name) == all_envs:
+        raise click.UsageError("give either --env NAME or --all")
+    if env_name:
+        return [DeployContext(env_name=env_name, **kw)]
+    names = list(config_mod.load(kw.get("config_path")).environments)
+    out = [DeployContext(env_name=name, **kw) for name in names]
+    shared: dict[str, Any] = {}
+    for ctx in out:
+        if ctx.region not in shared:
+            shared[ctx.region] = ctx.clients
+        ctx._clients = shared[ctx.region]
+    return out
+
+
 @deploy.command()
-@deploy_options
+@env_or_all
 @handle_errors(config_exit=EXIT_ERROR)
-def status(**kw: Any) -> None:
-    """The root stack's status and last update, its outputs (the URL) and waiting change sets."""
+def status(all_envs: bool, env_name: str | None, **kw: Any) -> None:
+    """The root stack's status and last update, image tags, protection, outputs (the URL) and
+    this environment's waiting change sets. --all: one line per environment.
+
+    \b
+    Exit status: 0 deployed (with --all: every environment), 1 not deployed yet or error.
+    """
     from cfn.deploy import status as status_mod
 
-    ctx = DeployContext(**kw)
-    result = status_mod.run(ctx.clients.cloudformation, ctx.env)
-    ctx.emit(status_mod.to_text(result, ctx.env), result.to_dict())
-    sys.exit(EXIT_OK if result.exists else EXIT_ERROR)
+    ctxs = contexts(env_name, all_envs, **kw)
+    results = [status_mod.run(c.clients.cloudformation, c.env) for c in ctxs]
+    if all_envs:
+        ctxs[0].emit(
+            status_mod.overview_text(results), {"environments": [r.to_dict() for r in results]}
+        )
+    else:
+        ctxs[0].emit(status_mod.to_text(results[0], ctxs[0].env), results[0].to_dict())
+    sys.exit(EXIT_OK if all(r.deployed for r in results) else EXIT_ERROR)
+
+
+# The review's own pieces: the `diff` command, and what plan and execute ask and say about it.
+from cfn.cli import review as _review  # noqa: E402,F401
 
 
 def deploy_main() -> None:

@@ -7,7 +7,9 @@ at an emulator.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from cfn.deploy.errors import DeployError
@@ -22,6 +24,20 @@ class Clients:
     secretsmanager: Any
     sts: Any
     region: str
+    # Made on first use: loading a service's model costs ~0.3 s, and most commands need few.
+    make: Callable[[str], Any] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def ecs(self) -> Any:
+        return self.make("ecs") if self.make else None
+
+    @cached_property
+    def logs(self) -> Any:
+        return self.make("logs") if self.make else None
+
+    @cached_property
+    def elbv2(self) -> Any:
+        return self.make("elbv2") if self.make else None
 
 
 def make_clients(
@@ -40,6 +56,14 @@ def make_clients(
     config = Config(retries=RETRIES, user_agent_extra="insightxi-infra")
 
     def client(name: str) -> Any:
+        if name == "logs" and endpoint_url:
+            # Live tail has its own host (a "streaming-" prefix), which an emulator's URL
+            # cannot take.
+            return session.client(
+                name,
+                endpoint_url=endpoint_url,
+                config=config.merge(Config(inject_host_prefix=False)),
+            )
         return session.client(name, endpoint_url=endpoint_url, config=config)
 
     return Clients(
@@ -48,6 +72,7 @@ def make_clients(
         secretsmanager=client("secretsmanager"),
         sts=client("sts"),
         region=region,
+        make=client,
     )
 
 

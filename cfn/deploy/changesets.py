@@ -8,6 +8,7 @@ change set whose reason says so, or a `ValidationError: No updates are to be per
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -134,13 +135,18 @@ def create_change_set(
     template_body: str | None = None,
     parameters: list[dict[str, Any]] | None = None,
     capabilities: Iterable[str] = (),
+    deployment_mode: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
     """Create the change set (nested stacks included) and wait for it; return its description.
 
-    Raises NoChanges (after deleting the empty change set) or ChangeSetFailed.
+    `deployment_mode="REVERT_DRIFT"` makes a drift-aware change set (it also puts back what was
+    changed outside CloudFormation). Raises NoChanges (after deleting the empty change set) or
+    ChangeSetFailed, with the reasons of the nested change sets that failed.
     """
     source = {"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}
+    if deployment_mode:
+        source["DeploymentMode"] = deployment_mode
     try:
         created = cfn.create_change_set(
             StackName=stack,
@@ -170,8 +176,9 @@ def create_change_set(
         if any(s in reason for s in _NO_CHANGES):
             cfn.delete_change_set(ChangeSetName=change_set_id)
             raise NoChanges()
+        nested = "".join(f"\n  {line}" for line in nested_failures(cfn, reason))
         raise ChangeSetFailed(
-            f"change set {name} failed: {reason}",
+            f"change set {name} failed: {reason}{nested}",
             f"it was kept for inspection; delete it with: aws cloudformation delete-change-set "
             f"--change-set-name '{change_set_id}'",
         )
@@ -180,6 +187,31 @@ def create_change_set(
         cfn.delete_change_set(ChangeSetName=change_set_id)
         raise NoChanges()
     return desc
+
+
+_CHANGE_SET_ARN = re.compile(
+    r"arn:aws[-a-z]*:cloudformation:[a-z0-9-]+:\d{12}:changeSet/[A-Za-z0-9-]+/[A-Za-z0-9-]+"
+)
+
+
+def nested_failures(cfn: Any, reason: str, depth: int = 0) -> list[str]:
+    """The StatusReason of each nested change set a FAILED reason names, fetched from AWS.
+
+    AWS's root reason only says "Nested change set <arn> was not successfully created: Currently
+    in FAILED"; the nested change set's own reason says why.
+    """
+    found: list[str] = []
+    for arn in dict.fromkeys(_CHANGE_SET_ARN.findall(reason)):
+        try:
+            nested = cfn.describe_change_set(ChangeSetName=arn)
+        except Exception as exc:  # the root failure is still reported; say why this one is not
+            found.append(f"nested change set {arn}: its reason cannot be read ({exc})")
+            continue
+        why = nested.get("StatusReason") or "no reason given"
+        found.append(f"nested stack {nested.get('StackName', arn)}: {why}")
+        if depth < 3:
+            found += nested_failures(cfn, why, depth + 1)
+    return found
 
 
 def describe_all(cfn: Any, change_set_id: str) -> dict[str, Any]:

@@ -22,15 +22,17 @@ class StackStateError(DeployError):
 
 class MissingSecrets(DeployError):
     def __init__(self, names: list[str], region: str) -> None:
+        # A name is <project>/<env>/<service>/<NAME> (cfn.naming.secret).
         commands = "\n  ".join(
-            f"aws secretsmanager create-secret --region {region} --name {n} --secret-string '...'"
-            for n in names
+            "bin/deploy secret set --env {1} {2} {3}".format(*n.split("/")[-4:]) for n in names
         )
         super().__init__(
             f"{len(names)} secret(s) the services read do not exist: {', '.join(names)}",
-            f"create them (the value is never printed or stored by this tool):\n  {commands}",
+            f"set each (the value is read from a hidden prompt or stdin, never printed):\n"
+            f"  {commands}",
         )
         self.names = names
+        self.region = region
 
 
 class ChangeSetFailed(DeployError):

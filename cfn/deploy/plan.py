@@ -5,8 +5,12 @@
 3. check every secret the services read exists (by name, never reading a value);
 4. create one change set on the root stack (CREATE or UPDATE, nested stacks included) with the
    image tags given, the others kept at their current value;
-5. describe it and every nested change set, and build the review;
-6. write the plan file `execute` needs: what was planned, against which stack state.
+5. detect drift of the deployed stacks (bounded; `--no-drift` skips it);
+6. describe the change set and every nested one, and build the review; a change set made only of
+   Dynamic evaluations that change nothing is deleted and reported as "no changes";
+7. write the plan file `execute` needs: what was planned, against which stack state, and the
+   security broadenings execute must have confirmed. A plan that finds no changes marks older
+   plan files of the environment as spent.
 """
 
 from __future__ import annotations
@@ -15,17 +19,16 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cfn import build, naming, render
 from cfn.config import Environment
-from cfn.deploy import artifacts, bootstrap, changesets, planfile, review
+from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, review
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import DeployError, MissingSecrets
-from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 
@@ -37,6 +40,8 @@ class PlanResult:
     review: review.Review | None
     plan: planfile.Plan | None
     uploaded: list[artifacts.Artifact]
+    # With no changes: the Dynamic evaluations found that change nothing, if any.
+    no_ops: list[review.Change] = field(default_factory=list)
 
 
 def parse_image_tags(env: Environment, pairs: tuple[str, ...]) -> dict[str, str]:
@@ -53,7 +58,7 @@ def parse_image_tags(env: Environment, pairs: tuple[str, ...]) -> dict[str, str]
             raise DeployError(
                 f"--image-tag: unknown service {service!r}", f"services: {', '.join(known)}"
             )
-        if not re.match(IMAGE_TAG_PATTERN, tag):
+        if not re.match(naming.IMAGE_TAG_PATTERN, tag):
             raise DeployError(
                 f"--image-tag {service}: {tag!r} is not an allowed tag",
                 "use an immutable tag such as the git sha (letters, digits, '.', '_', '-'; "
@@ -123,6 +128,24 @@ def change_set_name(stack: str, template_sha: str, record: Mapping[str, Any]) ->
     return f"{stack}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{digest}"
 
 
+def _drift(
+    clients: Clients,
+    state: changesets.StackState,
+    check: bool,
+    timeout: float,
+    sleep: Callable[[float], None],
+    progress: Callable[[str], None],
+) -> drift.DriftReport | None:
+    if state.change_set_type == "CREATE":
+        return None  # nothing deployed, nothing to drift
+    if not check:
+        return drift.DriftReport(False, "skipped (--no-drift)")
+    progress(f"detecting drift of {state.name} and its nested stacks (at most {int(timeout)} s)")
+    report = drift.detect(clients.cloudformation, state.name, timeout=timeout, sleep=sleep)
+    progress(report.line())
+    return report
+
+
 def run(
     clients: Clients,
     env: Environment,
@@ -130,6 +153,9 @@ def run(
     image_tags: Mapping[str, str],
     templates_dir: Path,
     plan_path: Path | None,
+    check_drift: bool = True,
+    revert_drift: bool = False,
+    drift_timeout: float = drift.DRIFT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] = lambda s: None,
 ) -> PlanResult:
@@ -147,6 +173,11 @@ def run(
     stack = naming.root_stack(env)
     state = changesets.stack_state(clients.cloudformation, stack)
     changesets.check_can_change(state, clients.region)
+    if revert_drift and state.change_set_type == "CREATE":
+        raise DeployError(
+            f"--revert-drift: {stack} is not deployed yet, so nothing can have drifted",
+            "plan without --revert-drift",
+        )
     params, record = _parameters(env, state, bucket, image_tags)
 
     deployable = [r for r in rendered if r.filename != naming.BOOTSTRAP_TEMPLATE]
@@ -156,6 +187,7 @@ def run(
         f"{sum(not a.uploaded for a in uploaded)} already in s3://{bucket}"
     )
     _check_secrets(clients.secretsmanager, env)
+    drifted = _drift(clients, state, check_drift, drift_timeout, sleep, progress)
 
     root = next(r for r in deployable if r.filename == naming.ROOT_TEMPLATE)
     root_key = artifacts.key_for(naming.artifacts_prefix(env), root)
@@ -172,23 +204,44 @@ def run(
             tags=naming.tag_dict(env),
             capabilities=CAPABILITIES,
             description=f"bin/deploy plan --env {env.name}",
+            deployment_mode="REVERT_DRIFT" if revert_drift else None,
             sleep=sleep,
         )
     except changesets.NoChanges:
         return PlanResult(None, None, uploaded)
 
-    tree = changesets.describe_tree(clients.cloudformation, desc["ChangeSetId"])
-    # DescribeChangeSet does not say whether the change set creates or updates: we know.
-    tree.description.setdefault("ChangeSetType", state.change_set_type)
-    result = review.from_described(tree, clients.region, plan_file=str(plan_path or ""))
-    plan = planfile.Plan(
+    result = _review(clients, desc, state, record, deployable, drifted, plan_path)
+    if not result.has_changes:
+        # Only Dynamic evaluations that change nothing: as good as "no changes".
+        clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
+        return PlanResult(None, None, uploaded, no_ops=result.no_ops)
+    plan = _plan(env, account, clients.region, desc, state, bucket, uploaded, record, result)
+    if plan_path is not None:
+        planfile.write(plan_path, plan)
+    return PlanResult(result, plan, uploaded)
+
+
+def _plan(
+    env: Environment,
+    account: str,
+    region: str,
+    desc: Mapping[str, Any],
+    state: changesets.StackState,
+    bucket: str,
+    uploaded: list[artifacts.Artifact],
+    record: Mapping[str, dict[str, Any]],
+    result: review.Review,
+) -> planfile.Plan:
+    """What execute needs: the change set, the stack state it was made against, the inputs and
+    the security broadenings to confirm."""
+    return planfile.Plan(
         environment=env.name,
         account=account,
-        region=clients.region,
-        stack=stack,
+        region=region,
+        stack=state.name,
         stack_id=desc["StackId"],
         change_set_id=desc["ChangeSetId"],
-        change_set_name=name,
+        change_set_name=desc.get("ChangeSetName") or result.change_set_name,
         change_set_type=state.change_set_type,
         stack_status=state.status,
         stack_last_updated=state.last_updated,
@@ -196,10 +249,52 @@ def run(
         templates={
             a.filename: planfile.TemplateArtifact(key=a.key, sha256=a.sha256) for a in uploaded
         },
-        parameters=record,
-        change_count=len(result.changes),
+        parameters=dict(record),
+        change_count=len(result.real),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        broadening=tuple(result.broadening),
     )
-    if plan_path is not None:
-        planfile.write(plan_path, plan)
-    return PlanResult(result, plan, uploaded)
+
+
+def _review(
+    clients: Clients,
+    desc: Mapping[str, Any],
+    state: changesets.StackState,
+    record: Mapping[str, Mapping[str, Any]],
+    deployable: list[render.RenderedTemplate],
+    drifted: drift.DriftReport | None,
+    plan_path: Path | None,
+) -> review.Review:
+    """Describe the change set and its nested ones, and build the review."""
+    tree = changesets.describe_tree(clients.cloudformation, desc["ChangeSetId"])
+    # DescribeChangeSet does not say whether the change set creates or updates: we know.
+    tree.description.setdefault("ChangeSetType", state.change_set_type)
+    return review.from_described(
+        tree,
+        clients.region,
+        plan_file=str(plan_path or ""),
+        root_before=state.parameters if state.change_set_type == "UPDATE" else {},
+        root_after={k: str(v["value"]) for k, v in record.items()},
+        secrets=review.secret_parameters([r.text for r in deployable]),
+        drift=drifted,
+    )
+
+
+def mark_spent(paths: Iterable[Path], environment: str) -> list[Path]:
+    """Mark the plan files among `paths` that belong to `environment` as spent (a later plan
+    found no changes, so there is nothing to execute); return those marked.
+
+    A path that is missing or not a readable plan of this environment is left as it is.
+    """
+    marked = []
+    for path in dict.fromkeys(paths):
+        if not path.is_file():
+            continue
+        try:
+            old = planfile.read(path)
+        except DeployError:
+            continue
+        if old.environment == environment and not old.spent:
+            planfile.write(path, old.model_copy(update={"spent": True}))
+            marked.append(path)
+    return marked

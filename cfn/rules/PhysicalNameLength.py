@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from cfnlint.rules import CloudFormationLintRule, RuleMatch
 
+from cfn.naming import LIMITS
 from cfn.rules._resolve import resolve, resources
 
-# resource type -> (name property, maximum length, what it is)
-LIMITS = {
-    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("Name", 32, "load balancer"),
-    "AWS::ElasticLoadBalancingV2::TargetGroup": ("Name", 32, "target group"),
-    "AWS::IAM::Role": ("RoleName", 64, "IAM role"),
-    "AWS::Logs::LogGroup": ("LogGroupName", 512, "log group"),
-    "AWS::ECS::Cluster": ("ClusterName", 255, "ECS cluster"),
-    "AWS::ECS::Service": ("ServiceName", 255, "ECS service"),
+# resource type -> (name property, what it is: a key of the AWS name limits in `cfn.naming`)
+NAMED = {
+    "AWS::ElasticLoadBalancingV2::LoadBalancer": ("Name", "load balancer"),
+    "AWS::ElasticLoadBalancingV2::TargetGroup": ("Name", "target group"),
+    "AWS::IAM::Role": ("RoleName", "IAM role"),
+    "AWS::Logs::LogGroup": ("LogGroupName", "log group"),
+    "AWS::ECS::Cluster": ("ClusterName", "ECS cluster"),
+    "AWS::ECS::Service": ("ServiceName", "ECS service"),
 }
 
 
@@ -31,7 +32,8 @@ class PhysicalNameLength(CloudFormationLintRule):
 
     def match(self, cfn):
         matches = []
-        for rtype, (prop, limit, what) in LIMITS.items():
+        for rtype, (prop, what) in NAMED.items():
+            limit = LIMITS[what]
             for name, props in resources(cfn.template, rtype):
                 if prop not in props:
                     continue

@@ -22,69 +22,75 @@ from cfn.stacks._common import add_output, new_template
 OLD_VERSIONS_DAYS = 90
 
 
+def artifacts_bucket(env: Environment) -> s3.Bucket:
+    """Versioned, encrypted, private, owner-enforced; old versions expire; retained on delete."""
+    return s3.Bucket(
+        "ArtifactsBucket",
+        BucketName=Sub(naming.artifacts_bucket(env)),
+        VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
+        BucketEncryption=s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                        SSEAlgorithm="AES256"
+                    )
+                )
+            ]
+        ),
+        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True,
+            BlockPublicPolicy=True,
+            IgnorePublicAcls=True,
+            RestrictPublicBuckets=True,
+        ),
+        OwnershipControls=s3.OwnershipControls(
+            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+        ),
+        LifecycleConfiguration=s3.LifecycleConfiguration(
+            Rules=[
+                s3.LifecycleRule(
+                    Id="expire-old-versions",
+                    Status="Enabled",
+                    NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
+                        NoncurrentDays=OLD_VERSIONS_DAYS
+                    ),
+                    AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
+                        DaysAfterInitiation=7
+                    ),
+                )
+            ]
+        ),
+        Tags=naming.tags(env),
+        DeletionPolicy="Retain",
+        UpdateReplacePolicy="Retain",
+    )
+
+
+def tls_only_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
+    """Deny every request to the bucket that is not made over TLS."""
+    return s3.BucketPolicy(
+        "ArtifactsBucketPolicy",
+        Bucket=Ref(bucket),
+        PolicyDocument=aws.PolicyDocument(
+            Version="2012-10-17",
+            Statement=[
+                aws.Statement(
+                    Sid="DenyInsecureTransport",
+                    Effect=aws.Deny,
+                    Principal=aws.Principal("*"),
+                    # A Deny on every S3 action: nothing may reach the bucket without TLS.
+                    Action=[s3_actions.Action("*")],
+                    Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactsBucket.Arn}/*")],
+                    Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
+                )
+            ],
+        ),
+    )
+
+
 def build(env: Environment) -> Template:
     t = new_template(env, f"bootstrap stack {naming.bootstrap_stack(env)}: the artifacts bucket")
-    bucket = t.add_resource(
-        s3.Bucket(
-            "ArtifactsBucket",
-            BucketName=Sub(naming.artifacts_bucket(env)),
-            VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-            BucketEncryption=s3.BucketEncryption(
-                ServerSideEncryptionConfiguration=[
-                    s3.ServerSideEncryptionRule(
-                        ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                            SSEAlgorithm="AES256"
-                        )
-                    )
-                ]
-            ),
-            PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-                BlockPublicAcls=True,
-                BlockPublicPolicy=True,
-                IgnorePublicAcls=True,
-                RestrictPublicBuckets=True,
-            ),
-            OwnershipControls=s3.OwnershipControls(
-                Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-            ),
-            LifecycleConfiguration=s3.LifecycleConfiguration(
-                Rules=[
-                    s3.LifecycleRule(
-                        Id="expire-old-versions",
-                        Status="Enabled",
-                        NoncurrentVersionExpiration=s3.NoncurrentVersionExpiration(
-                            NoncurrentDays=OLD_VERSIONS_DAYS
-                        ),
-                        AbortIncompleteMultipartUpload=s3.AbortIncompleteMultipartUpload(
-                            DaysAfterInitiation=7
-                        ),
-                    )
-                ]
-            ),
-            Tags=naming.tags(env),
-            DeletionPolicy="Retain",
-            UpdateReplacePolicy="Retain",
-        )
-    )
-    t.add_resource(
-        s3.BucketPolicy(
-            "ArtifactsBucketPolicy",
-            Bucket=Ref(bucket),
-            PolicyDocument=aws.PolicyDocument(
-                Version="2012-10-17",
-                Statement=[
-                    aws.Statement(
-                        Sid="DenyInsecureTransport",
-                        Effect=aws.Deny,
-                        Principal=aws.Principal("*"),
-                        # A Deny on every S3 action: nothing may reach the bucket without TLS.
-                        Action=[s3_actions.Action("*")],
-                        Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactsBucket.Arn}/*")],
-                        Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
-                    )
-                ],
-            ),
-        )
-    )
+    bucket = t.add_resource(artifacts_bucket(env))
+    t.add_resource(tls_only_policy(bucket))
     add_output(t, "ArtifactsBucketName", Ref(bucket), "Bucket holding the nested templates")
     return t

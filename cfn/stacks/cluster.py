@@ -13,7 +13,7 @@ Outputs: ClusterName, ClusterArn, NamespaceId, NamespaceArn, ServiceSecurityGrou
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Template, ec2, ecs, servicediscovery
+from troposphere import GetAtt, Parameter, Ref, Template, ec2, ecs, servicediscovery
 
 from cfn import naming
 from cfn.config import Environment
@@ -34,39 +34,34 @@ def capacity_provider_strategy(env: Environment) -> list[dict[str, object]]:
     return strategy
 
 
-def build(env: Environment) -> Template:
-    t = new_template(env, "cluster (ECS cluster, Cloud Map namespace, services' security group)")
-    vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
-    vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
-    alb_sg = add_parameter(
-        t,
-        "LoadBalancerSecurityGroupId",
-        "Security group of the load balancer",
-        type_="AWS::EC2::SecurityGroup::Id",
+def ecs_cluster(env: Environment) -> ecs.Cluster:
+    return ecs.Cluster(
+        "Cluster",
+        ClusterName=naming.cluster(env),
+        ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
+        CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+        DefaultCapacityProviderStrategy=[
+            ecs.CapacityProviderStrategyItem(**item) for item in capacity_provider_strategy(env)
+        ],
+        Tags=naming.tags(env),
     )
 
-    cluster = t.add_resource(
-        ecs.Cluster(
-            "Cluster",
-            ClusterName=naming.cluster(env),
-            ClusterSettings=[ecs.ClusterSetting(Name="containerInsights", Value="enabled")],
-            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
-            DefaultCapacityProviderStrategy=[
-                ecs.CapacityProviderStrategyItem(**item) for item in capacity_provider_strategy(env)
-            ],
-            Tags=naming.tags(env),
-        )
+
+def namespace(env: Environment, vpc_id: Parameter) -> servicediscovery.PrivateDnsNamespace:
+    return servicediscovery.PrivateDnsNamespace(
+        "Namespace",
+        Name=env.discovery_namespace,
+        Vpc=Ref(vpc_id),
+        Description=f"Service discovery for InsightXI {env.name}",
+        Tags=naming.tags(env),
+        **retain_policies(env),
     )
-    namespace = t.add_resource(
-        servicediscovery.PrivateDnsNamespace(
-            "Namespace",
-            Name=env.discovery_namespace,
-            Vpc=Ref(vpc_id),
-            Description=f"Service discovery for InsightXI {env.name}",
-            Tags=naming.tags(env),
-            **retain_policies(env),
-        )
-    )
+
+
+def service_security_group(
+    env: Environment, vpc_id: Parameter, vpc_cidr: Parameter
+) -> ec2.SecurityGroup:
+    """Out: HTTPS anywhere, the service ports inside the VPC. In: see `service_ingress`."""
     low, high = service_port_range(env)
     egress = [
         ec2.SecurityGroupRule(
@@ -84,43 +79,57 @@ def build(env: Environment) -> Template:
             Description="to the other services",
         ),
     ]
-    sg = t.add_resource(
-        ec2.SecurityGroup(
-            "ServiceSecurityGroup",
-            GroupDescription=f"{naming.prefix(env)} ECS tasks: from the ALB and each other only",
-            VpcId=Ref(vpc_id),
-            SecurityGroupEgress=egress,
-            Tags=naming.tags(env, name=f"{naming.prefix(env)}-services"),
-        )
+    return ec2.SecurityGroup(
+        "ServiceSecurityGroup",
+        GroupDescription=f"{naming.prefix(env)} ECS tasks: from the ALB and each other only",
+        VpcId=Ref(vpc_id),
+        SecurityGroupEgress=egress,
+        Tags=naming.tags(env, name=f"{naming.prefix(env)}-services"),
     )
 
-    # The service ports are open to the ALB and to the tasks themselves, nothing else.
-    t.add_resource(
+
+def service_ingress(
+    env: Environment, sg: ec2.SecurityGroup, alb_sg: Parameter
+) -> list[ec2.SecurityGroupIngress]:
+    """The service ports are open to the ALB and to the tasks themselves, nothing else."""
+    low, high = service_port_range(env)
+    sources = (
+        ("IngressFromLoadBalancer", alb_sg, "service ports from the load balancer"),
+        ("IngressFromServices", sg, "service ports from the other services"),
+    )
+    return [
         ec2.SecurityGroupIngress(
-            "IngressFromLoadBalancer",
+            title,
             GroupId=Ref(sg),
             IpProtocol="tcp",
             FromPort=low,
             ToPort=high,
-            SourceSecurityGroupId=Ref(alb_sg),
-            Description="service ports from the load balancer",
+            SourceSecurityGroupId=Ref(source),
+            Description=description,
         )
+        for title, source, description in sources
+    ]
+
+
+def build(env: Environment) -> Template:
+    t = new_template(env, "cluster (ECS cluster, Cloud Map namespace, services' security group)")
+    vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
+    vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
+    alb_sg = add_parameter(
+        t,
+        "LoadBalancerSecurityGroupId",
+        "Security group of the load balancer",
+        type_="AWS::EC2::SecurityGroup::Id",
     )
-    t.add_resource(
-        ec2.SecurityGroupIngress(
-            "IngressFromServices",
-            GroupId=Ref(sg),
-            IpProtocol="tcp",
-            FromPort=low,
-            ToPort=high,
-            SourceSecurityGroupId=Ref(sg),
-            Description="service ports from the other services",
-        )
-    )
+    cluster = t.add_resource(ecs_cluster(env))
+    ns = t.add_resource(namespace(env, vpc_id))
+    sg = t.add_resource(service_security_group(env, vpc_id, vpc_cidr))
+    for rule in service_ingress(env, sg, alb_sg):
+        t.add_resource(rule)
 
     add_output(t, "ClusterName", Ref(cluster), "Name of the ECS cluster")
     add_output(t, "ClusterArn", GetAtt(cluster, "Arn"), "ARN of the ECS cluster")
-    add_output(t, "NamespaceId", GetAtt(namespace, "Id"), "ID of the Cloud Map namespace")
-    add_output(t, "NamespaceArn", GetAtt(namespace, "Arn"), "ARN of the Cloud Map namespace")
+    add_output(t, "NamespaceId", GetAtt(ns, "Id"), "ID of the Cloud Map namespace")
+    add_output(t, "NamespaceArn", GetAtt(ns, "Arn"), "ARN of the Cloud Map namespace")
     add_output(t, "ServiceSecurityGroupId", Ref(sg), "Security group of the services' tasks")
     return t

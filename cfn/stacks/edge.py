@@ -12,7 +12,7 @@ LoadBalancerDnsName, LoadBalancerFullName, LoadBalancerUrl.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Join, Ref, Template, ec2
+from troposphere import GetAtt, Join, Parameter, Ref, Template, ec2
 from troposphere import elasticloadbalancingv2 as elb
 
 from cfn import naming
@@ -32,15 +32,8 @@ def _not_found() -> elb.Action:
     )
 
 
-def build(env: Environment) -> Template:
-    t = new_template(env, "edge (Application Load Balancer, listeners)")
-    vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
-    vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
-    subnets = add_parameter(
-        t, "PublicSubnetIds", "Public subnets, one per AZ", type_="List<AWS::EC2::Subnet::Id>"
-    )
-    https = bool(env.certificate_arn)
-
+def security_group(env: Environment, vpc_id: Parameter, vpc_cidr: Parameter) -> ec2.SecurityGroup:
+    """80 and 443 from anywhere; out only to the VPC, on the services' port range."""
     ingress = [
         ec2.SecurityGroupRule(
             IpProtocol="tcp",
@@ -62,71 +55,88 @@ def build(env: Environment) -> Template:
             Description="to the services' tasks",
         )
     ]
-    sg = t.add_resource(
-        ec2.SecurityGroup(
-            "LoadBalancerSecurityGroup",
-            GroupDescription=f"{naming.load_balancer(env)}: HTTP(S) from the internet",
-            VpcId=Ref(vpc_id),
-            SecurityGroupIngress=ingress,
-            SecurityGroupEgress=egress,
-            Tags=naming.tags(env, name=f"{naming.load_balancer(env)}"),
-        )
+    return ec2.SecurityGroup(
+        "LoadBalancerSecurityGroup",
+        GroupDescription=f"{naming.load_balancer(env)}: HTTP(S) from the internet",
+        VpcId=Ref(vpc_id),
+        SecurityGroupIngress=ingress,
+        SecurityGroupEgress=egress,
+        Tags=naming.tags(env, name=f"{naming.load_balancer(env)}"),
     )
+
+
+def load_balancer(env: Environment, subnets: Parameter, sg: ec2.SecurityGroup) -> elb.LoadBalancer:
     attributes = {
         "deletion_protection.enabled": str(env.alb_deletion_protection).lower(),
         "routing.http.drop_invalid_header_fields.enabled": str(
             env.alb_drop_invalid_headers
         ).lower(),
     }
-    alb = t.add_resource(
-        elb.LoadBalancer(
-            "LoadBalancer",
-            Name=naming.load_balancer(env),
-            Type="application",
-            Scheme="internet-facing",
-            Subnets=Ref(subnets),
-            SecurityGroups=[Ref(sg)],
-            LoadBalancerAttributes=[
-                elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in sorted(attributes.items())
-            ],
-            Tags=naming.tags(env),
-        )
+    return elb.LoadBalancer(
+        "LoadBalancer",
+        Name=naming.load_balancer(env),
+        Type="application",
+        Scheme="internet-facing",
+        Subnets=Ref(subnets),
+        SecurityGroups=[Ref(sg)],
+        LoadBalancerAttributes=[
+            elb.LoadBalancerAttributes(Key=k, Value=v) for k, v in sorted(attributes.items())
+        ],
+        Tags=naming.tags(env),
     )
-    if https:
-        http_default = elb.Action(
-            Type="redirect",
-            RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301"),
-        )
-    else:
-        http_default = _not_found()
-    http = t.add_resource(
-        elb.Listener(
-            "HttpListener",
-            LoadBalancerArn=Ref(alb),
-            Port=80,
-            Protocol="HTTP",
-            DefaultActions=[http_default],
-        )
-    )
-    listener = http
-    if https:
-        listener = t.add_resource(
-            elb.Listener(
-                "HttpsListener",
-                LoadBalancerArn=Ref(alb),
-                Port=443,
-                Protocol="HTTPS",
-                SslPolicy=TLS_POLICY,
-                Certificates=[elb.Certificate(CertificateArn=env.certificate_arn)],
-                DefaultActions=[_not_found()],
-            )
-        )
 
-    scheme = "https" if https else "http"
+
+def listeners(env: Environment, alb: elb.LoadBalancer) -> list[elb.Listener]:
+    """HTTP, and HTTPS when the environment has a certificate; the last one is where the
+    services attach their rules. With HTTPS, HTTP only redirects to it."""
+    if not env.certificate_arn:
+        return [_listener("HttpListener", alb, 80, "HTTP", _not_found())]
+    redirect = elb.Action(
+        Type="redirect",
+        RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301"),
+    )
+    https = _listener(
+        "HttpsListener",
+        alb,
+        443,
+        "HTTPS",
+        _not_found(),
+        SslPolicy=TLS_POLICY,
+        Certificates=[elb.Certificate(CertificateArn=env.certificate_arn)],
+    )
+    return [_listener("HttpListener", alb, 80, "HTTP", redirect), https]
+
+
+def _listener(
+    title: str, alb: elb.LoadBalancer, port: int, protocol: str, default: elb.Action, **tls: object
+) -> elb.Listener:
+    return elb.Listener(
+        title,
+        LoadBalancerArn=Ref(alb),
+        Port=port,
+        Protocol=protocol,
+        DefaultActions=[default],
+        **tls,
+    )
+
+
+def build(env: Environment) -> Template:
+    t = new_template(env, "edge (Application Load Balancer, listeners)")
+    vpc_id = add_parameter(t, "VpcId", "VPC of the environment", type_="AWS::EC2::VPC::Id")
+    vpc_cidr = add_parameter(t, "VpcCidr", "IPv4 CIDR block of the VPC")
+    subnets = add_parameter(
+        t, "PublicSubnetIds", "Public subnets, one per AZ", type_="List<AWS::EC2::Subnet::Id>"
+    )
+    sg = t.add_resource(security_group(env, vpc_id, vpc_cidr))
+    alb = t.add_resource(load_balancer(env, subnets, sg))
+    # The last listener is the one services attach their rules to (HTTPS when there is one).
+    *_, services_listener = [t.add_resource(x) for x in listeners(env, alb)]
+
+    scheme = "https" if env.certificate_arn else "http"
     add_output(
         t,
         "ListenerArn",
-        Ref(listener),
+        Ref(services_listener),
         f"ARN of the {scheme.upper()} listener services attach rules to",
     )
     add_output(t, "LoadBalancerSecurityGroupId", Ref(sg), "Security group of the load balancer")

@@ -22,7 +22,6 @@ from troposphere import GetAtt, Ref, Sub, Template, cloudformation
 from cfn import naming
 from cfn.config import Environment, Service
 from cfn.stacks._common import add_output, add_parameter, new_template
-from cfn.stacks.service import IMAGE_TAG_PATTERN
 
 
 def nested_stack(
@@ -53,9 +52,8 @@ def nested_stack(
     )
 
 
-def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
-    """`template_hashes` maps each nested stack's logical id to its template's SHA-256."""
-    t = new_template(env, f"root stack {naming.root_stack(env)}, nesting every part")
+def _artifacts_parameters(t: Template, env: Environment) -> None:
+    """Where the nested templates are: no bucket is hard-coded."""
     add_parameter(
         t,
         naming.ARTIFACTS_BUCKET_PARAMETER,
@@ -71,65 +69,87 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
         AllowedPattern=r"^[A-Za-z0-9._/-]+[A-Za-z0-9]$",
     )
 
-    def out(stack: cloudformation.Stack, name: str) -> GetAtt:
-        return GetAtt(stack, f"Outputs.{name}")
 
+def _out(stack: cloudformation.Stack, name: str) -> GetAtt:
+    """A nested stack's output."""
+    return GetAtt(stack, f"Outputs.{name}")
+
+
+def shared_stacks(
+    t: Template, env: Environment, template_hashes: Mapping[str, str]
+) -> dict[str, cloudformation.Stack]:
+    """Network, edge and cluster, each wired to the outputs of the ones before, by logical id."""
     network = nested_stack(t, env, naming.NETWORK, template_hashes[naming.NETWORK])
+    vpc = {"VpcId": _out(network, "VpcId"), "VpcCidr": _out(network, "VpcCidr")}
     edge = nested_stack(
         t,
         env,
         naming.EDGE,
         template_hashes[naming.EDGE],
-        {
-            "VpcId": out(network, "VpcId"),
-            "VpcCidr": out(network, "VpcCidr"),
-            "PublicSubnetIds": out(network, "PublicSubnetIds"),
-        },
+        {**vpc, "PublicSubnetIds": _out(network, "PublicSubnetIds")},
     )
     cluster = nested_stack(
         t,
         env,
         naming.CLUSTER,
         template_hashes[naming.CLUSTER],
-        {
-            "VpcId": out(network, "VpcId"),
-            "VpcCidr": out(network, "VpcCidr"),
-            "LoadBalancerSecurityGroupId": out(edge, "LoadBalancerSecurityGroupId"),
-        },
+        {**vpc, "LoadBalancerSecurityGroupId": _out(edge, "LoadBalancerSecurityGroupId")},
     )
-    for service in env.services:
-        tag = add_parameter(
-            t,
-            naming.image_tag_parameter(service),
-            f"Image tag of {service.name} (e.g. the git sha the CD pipeline pushed)",
-            AllowedPattern=IMAGE_TAG_PATTERN,
-            ConstraintDescription="an ECR image tag other than 'latest'",
-        )
-        logical_id = naming.service_stack_id(service)
-        nested_stack(
-            t,
-            env,
-            logical_id,
-            template_hashes[logical_id],
-            {
-                "ImageTag": Ref(tag),
-                "ClusterName": out(cluster, "ClusterName"),
-                "VpcId": out(network, "VpcId"),
-                "PrivateSubnetIds": out(network, "PrivateSubnetIds"),
-                "ServiceSecurityGroupId": out(cluster, "ServiceSecurityGroupId"),
-                "ListenerArn": out(edge, "ListenerArn"),
-                "NamespaceId": out(cluster, "NamespaceId"),
-            },
-            service=service,
-        )
+    return {naming.NETWORK: network, naming.EDGE: edge, naming.CLUSTER: cluster}
 
-    for stack, name, description in (
-        (edge, "LoadBalancerUrl", "URL of the platform"),
-        (edge, "LoadBalancerDnsName", "DNS name of the load balancer"),
-        (cluster, "ClusterName", "Name of the ECS cluster"),
-        (network, "VpcId", "ID of the environment's VPC"),
-        (network, "PrivateSubnetIds", "Private subnet IDs"),
-        (network, "PublicSubnetIds", "Public subnet IDs"),
-    ):
-        add_output(t, name, out(stack, name), description)
+
+def service_stack(
+    t: Template,
+    env: Environment,
+    service: Service,
+    template_hash: str,
+    shared: Mapping[str, cloudformation.Stack],
+) -> cloudformation.Stack:
+    """A service's nested stack and the root parameter that carries its image tag."""
+    tag = add_parameter(
+        t,
+        naming.image_tag_parameter(service),
+        f"Image tag of {service.name} (e.g. the git sha the CD pipeline pushed)",
+        AllowedPattern=naming.IMAGE_TAG_PATTERN,
+        ConstraintDescription="an ECR image tag other than 'latest'",
+    )
+    network, edge, cluster = (shared[k] for k in (naming.NETWORK, naming.EDGE, naming.CLUSTER))
+    return nested_stack(
+        t,
+        env,
+        naming.service_stack_id(service),
+        template_hash,
+        {
+            "ImageTag": Ref(tag),
+            "ClusterName": _out(cluster, "ClusterName"),
+            "VpcId": _out(network, "VpcId"),
+            "PrivateSubnetIds": _out(network, "PrivateSubnetIds"),
+            "ServiceSecurityGroupId": _out(cluster, "ServiceSecurityGroupId"),
+            "ListenerArn": _out(edge, "ListenerArn"),
+            "NamespaceId": _out(cluster, "NamespaceId"),
+        },
+        service=service,
+    )
+
+
+# (nested stack, its output the root passes on, description)
+PASSED_ON_OUTPUTS = (
+    (naming.EDGE, "LoadBalancerUrl", "URL of the platform"),
+    (naming.EDGE, "LoadBalancerDnsName", "DNS name of the load balancer"),
+    (naming.CLUSTER, "ClusterName", "Name of the ECS cluster"),
+    (naming.NETWORK, "VpcId", "ID of the environment's VPC"),
+    (naming.NETWORK, "PrivateSubnetIds", "Private subnet IDs"),
+    (naming.NETWORK, "PublicSubnetIds", "Public subnet IDs"),
+)
+
+
+def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
+    """`template_hashes` maps each nested stack's logical id to its template's SHA-256."""
+    t = new_template(env, f"root stack {naming.root_stack(env)}, nesting every part")
+    _artifacts_parameters(t, env)
+    shared = shared_stacks(t, env, template_hashes)
+    for service in env.services:
+        service_stack(t, env, service, template_hashes[naming.service_stack_id(service)], shared)
+    for stack, name, description in PASSED_ON_OUTPUTS:
+        add_output(t, name, _out(shared[stack], name), description)
     return t
