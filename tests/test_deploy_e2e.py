@@ -23,6 +23,7 @@ from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
 SERVICES = config.load().env("dev").services
+FIRST = SERVICES[0]
 ALL_TAGS = [arg for s in SERVICES for arg in ("--image-tag", f"{s.name}=1a2b3c4")]
 # Every tag a test deploys: pushed to every service's repository by `ready`.
 PUSHED_TAGS = ("1a2b3c4", "9f8e7d6", "aaaaaaa", "bbbbbbb", "5d6e7f8")
@@ -133,16 +134,11 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     )
     assert r.exit_code == 2, r.output
     assert "(CREATE) for stack insightxi-dev in eu-west-1" in r.stdout
-    for stack in (
-        "Network",
-        "Edge",
-        "Cluster",
-        "SportmonksService",
-        "DatabaseService",
-        "OrchestratorService",
-    ):
+    nested = [naming.NETWORK, naming.EDGE, naming.CLUSTER]
+    nested += [naming.service_stack_id(s) for s in SERVICES]
+    for stack in nested:
         assert f"+ Add     {stack} " in r.stdout
-    assert "Summary: 6 to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
+    assert f"Summary: {len(nested)} to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
     assert (
         "console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/changesets" in r.stdout
     )
@@ -155,15 +151,9 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
         "eu-west-1",
         "insightxi-dev",
     )
-    assert plan["parameters"]["SportmonksServiceImageTag"] == {"value": "1a2b3c4"}
-    assert set(plan["templates"]) == {
-        "root.json",
-        "network.json",
-        "edge.json",
-        "cluster.json",
-        "sportmonks-service.json",
-        "database-service.json",
-        "orchestrator-service.json",
+    assert plan["parameters"][naming.image_tag_parameter(FIRST)] == {"value": "1a2b3c4"}
+    assert set(plan["templates"]) == {naming.ROOT_TEMPLATE} | {
+        naming.template_file(logical) for logical in nested
     }
     for name, t in plan["templates"].items():
         assert t["key"] == f"insightxi/dev/{t['sha256']}/{name}"
@@ -207,7 +197,7 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
         "--env",
         "dev",
         "--image-tag",
-        "sportmonks-service=9f8e7d6",
+        f"{FIRST.name}=9f8e7d6",
         "--plan-out",
         str(new_plan),
         "--output",
@@ -216,18 +206,19 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     assert r.exit_code == 2, r.output
     review = json.loads(r.stdout)
     assert [(c["action"], c["logical_id"]) for c in review["changes"]] == [
-        ("Modify", "SportmonksService")
+        ("Modify", naming.service_stack_id(FIRST))
     ]
     params = json.loads(new_plan.read_text())["parameters"]
-    assert params["SportmonksServiceImageTag"] == {"value": "9f8e7d6"}
-    assert params["DatabaseServiceImageTag"] == {"value": "1a2b3c4", "previous": True}
+    assert params[naming.image_tag_parameter(FIRST)] == {"value": "9f8e7d6"}
+    for other in SERVICES[1:]:
+        assert params[naming.image_tag_parameter(other)] == {"value": "1a2b3c4", "previous": True}
 
     # 6. Execute it: only that service rolls out, on a new task definition with the new tag.
     r = deploy(aws, "execute", str(new_plan), "--env", "dev")
     assert r.exit_code == 0, r.output
     assert r.stdout.splitlines() == [
         "insightxi-dev: UPDATE_COMPLETE",
-        "sportmonks-service: rolled out: 9f8e7d6, 1/1 running",
+        f"{FIRST.name}: rolled out: 9f8e7d6, 1/1 running",
     ]
     assert "CREATE_COMPLETE" not in r.stderr  # the first deployment's events are not replayed
 
@@ -236,18 +227,16 @@ def test_plan_without_image_tags_on_a_new_stack_lists_them(aws):
     ready(aws)
     r = deploy(aws, "plan", "--env", "dev")
     assert r.exit_code == 1
-    assert (
-        "an image tag is required for sportmonks-service, database-service, "
-        "orchestrator-service: the stack does not exist yet"
-    ) in r.stderr
+    names = ", ".join(s.name for s in SERVICES)
+    assert f"an image tag is required for {names}: the stack does not exist yet" in r.stderr
 
 
 def test_plan_refuses_latest_and_unknown_services(aws):
     ready(aws)
-    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "sportmonks-service=latest")
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", f"{FIRST.name}=latest")
     assert r.exit_code == 1 and "'latest' is not an allowed tag" in r.stderr
-    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "billing=abc")
-    assert r.exit_code == 1 and "unknown service 'billing'" in r.stderr
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "no-such-service=abc")
+    assert r.exit_code == 1 and "unknown service 'no-such-service'" in r.stderr
 
 
 def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
@@ -292,7 +281,7 @@ def test_plan_refuses_a_stack_in_a_state_it_cannot_change(aws, tmp_path, status,
     backend = aws.backend("cloudformation")
     (stack,) = [s for s in backend.stacks.values() if s.name == "insightxi-dev"]
     stack.status = status
-    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "database-service=5d6e7f8")
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", f"{SERVICES[-1].name}=5d6e7f8")
     assert r.exit_code == 1
     assert message in r.stderr
     if status == "ROLLBACK_COMPLETE":
@@ -315,7 +304,7 @@ def test_execute_refuses_a_stale_plan(aws, tmp_path):
             "--env",
             "dev",
             "--image-tag",
-            f"sportmonks-service={tag}",
+            f"{FIRST.name}={tag}",
             "--plan-out",
             str(path),
         )
@@ -604,9 +593,10 @@ def test_diff_is_read_only_and_says_which_stack_and_resource_differ(aws, tmp_pat
     )
 
     # An image tag other than the deployed one.
-    r = deploy(aws, "diff", "--env", "dev", "--image-tag", "sportmonks-service=9f8e7d6")
+    r = deploy(aws, "diff", "--env", "dev", "--image-tag", f"{FIRST.name}=9f8e7d6")
     assert r.exit_code == 2
-    assert "~ parameter SportmonksServiceImageTag: deployed 1a2b3c4, committed 9f8e7d6" in r.stdout
+    parameter = naming.image_tag_parameter(FIRST)
+    assert f"~ parameter {parameter}: deployed 1a2b3c4, committed 9f8e7d6" in r.stdout
 
     # A committed template that is not what is deployed: the nested stack and resource named.
     import shutil
@@ -641,11 +631,11 @@ def test_diff_is_read_only_and_says_which_stack_and_resource_differ(aws, tmp_pat
 def test_a_no_change_plan_spends_the_older_plan_and_drift_degrades_on_the_emulator(aws, tmp_path):
     _deployed(aws, tmp_path)
     older = Path("plans/insightxi-dev.json")
-    r = deploy(aws, "plan", "--env", "dev", "--image-tag", "sportmonks-service=9f8e7d6")
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", f"{FIRST.name}=9f8e7d6")
     assert r.exit_code == 2, r.output
     # moto has no drift API: the review says so and goes on.
     assert "drift not checked: the endpoint did not answer the drift detection calls" in r.stdout
-    assert "SportmonksServiceImageTag: 1a2b3c4 → 9f8e7d6" in r.stdout
+    assert f"{naming.image_tag_parameter(FIRST)}: 1a2b3c4 → 9f8e7d6" in r.stdout
 
     r = deploy(aws, "plan", "--env", "dev", "--no-drift")
     assert r.exit_code == 0, r.output

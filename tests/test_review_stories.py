@@ -22,11 +22,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from cfn import naming
+from cfn import config, naming
 from cfn.config import Environment, Platform
 from cfn.deploy import changesets, drift, review
 
 GOLDEN = Path(__file__).parent / "golden_reviews"
+STORY_CONFIG = Path(__file__).parent / "fixtures" / "review-stories.toml"
 UPDATE = os.environ.get("REVIEW_GOLDEN_UPDATE") == "1"
 ACCOUNT = "123456789012"
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
@@ -548,9 +549,15 @@ STORIES: dict[str, Callable[[Environment], Story]] = {
 # -- tests -------------------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def story_platform() -> Platform:
+    """The platform of the stories: a frozen copy of the configuration (see the file's header)."""
+    return config.load(STORY_CONFIG)
+
+
 @pytest.fixture
-def cfn(platform: Platform):
-    env = platform.env("prod")
+def cfn(story_platform: Platform):
+    env = story_platform.env("prod")
     client = boto3.client(
         "cloudformation", region_name=env.region, aws_access_key_id="x", aws_secret_access_key="x"
     )
@@ -561,8 +568,8 @@ def cfn(platform: Platform):
 
 
 @pytest.fixture
-def prod(platform: Platform) -> Environment:
-    return platform.env("prod")
+def prod(story_platform: Platform) -> Environment:
+    return story_platform.env("prod")
 
 
 def _golden(name: str, text: str) -> None:
