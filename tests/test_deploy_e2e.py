@@ -17,7 +17,7 @@ from cfn import cli, config, naming
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
 from cfn.deploy.errors import DeployError
-from cfn.localaws import local_aws
+from cfn.localaws import hosted_zone, local_aws
 from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
@@ -72,6 +72,13 @@ def create_secret(aws, env: str = "dev") -> None:
 def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
     create_secret(aws, env)
+    create_zone(config.load().env(env))
+
+
+def create_zone(env: config.Environment) -> None:
+    """An environment with a domain names its Route 53 zone: it must exist in the account."""
+    if env.hosted_zone_id:
+        hosted_zone(env.hosted_zone_id, env.domain_name)
 
 
 def test_bootstrap_creates_the_artifacts_bucket_and_is_idempotent(aws):
@@ -122,7 +129,8 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
         "OrchestratorService",
     ):
         assert f"+ Add     {stack} " in r.stdout
-    assert "Summary: 6 to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
+    # The nested stacks and the root's composite rollback alarm.
+    assert "Summary: 7 to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
     assert (
         "console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/changesets" in r.stdout
     )
@@ -442,7 +450,9 @@ def test_diff_is_read_only_and_says_which_stack_and_resource_differ(aws, tmp_pat
 
     r = deploy(aws, "diff", "--env", "dev")
     assert r.exit_code == 0, r.output
-    stacks = 1 + len(json.loads((TEMPLATES / "dev" / "root.json").read_text())["Resources"])
+    root = json.loads((TEMPLATES / "dev" / "root.json").read_text())
+    nested = [r for r in root["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    stacks = 1 + len(nested)
     assert r.stdout.strip() == (
         f"no differences: {stacks} stack(s) of dev match the committed templates"
     )

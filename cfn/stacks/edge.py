@@ -33,6 +33,7 @@ from cfn import naming
 from cfn.config import Environment
 from cfn.stacks import alarms
 from cfn.stacks._common import add_output, add_parameter, new_template, service_port_range
+from cfn.stacks.audit import guard_suppressions
 
 # https://docs.aws.amazon.com/elasticloadbalancing/latest/application/describe-ssl-policies.html
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -83,6 +84,8 @@ def security_group(env: Environment, vpc_id: Parameter, vpc_cidr: Parameter) -> 
 def load_balancer(env: Environment, subnets: Parameter, sg: ec2.SecurityGroup) -> elb.LoadBalancer:
     attributes = {
         "deletion_protection.enabled": str(env.alb_deletion_protection).lower(),
+        # AWS's default, stated: requests that risk HTTP desync are mitigated or refused.
+        "routing.http.desync_mitigation_mode": "defensive",
         "routing.http.drop_invalid_header_fields.enabled": str(
             env.alb_drop_invalid_headers
         ).lower(),
@@ -94,8 +97,19 @@ def load_balancer(env: Environment, subnets: Parameter, sg: ec2.SecurityGroup) -
             "access_logs.s3.bucket": Sub(naming.logs_bucket(env)),
             "access_logs.s3.prefix": naming.ALB_LOGS_PREFIX,
         }
+    suppressed = []
+    if not env.alb_deletion_protection:
+        suppressed.append(
+            ("CT.ELASTICLOADBALANCING.PR.5", f"{env.name} is not protected: destroy may delete it")
+        )
+    if not env.access_logs:
+        suppressed.append(("CT.ELASTICLOADBALANCING.PR.6", env.cost_opt_out_reason))
+    if not env.https:
+        suppressed.append(("CT.ELASTICLOADBALANCING.PR.2", env.http_only_reason))
+    metadata = {"Metadata": guard_suppressions(*suppressed)} if suppressed else {}
     return elb.LoadBalancer(
         "LoadBalancer",
+        **metadata,
         Name=naming.load_balancer(env),
         Type="application",
         Scheme="internet-facing",
@@ -144,7 +158,9 @@ def listeners(
     """HTTP, and HTTPS when the environment has a certificate (`cert`: its ARN); the last one
     is where the services attach their rules. With HTTPS, HTTP only redirects to it."""
     if cert is None:
-        return [_listener("HttpListener", alb, 80, "HTTP", _not_found())]
+        http = _listener("HttpListener", alb, 80, "HTTP", _not_found())
+        http.Metadata = guard_suppressions(("CT.ELASTICLOADBALANCING.PR.1", env.http_only_reason))
+        return [http]
     redirect = elb.Action(
         Type="redirect",
         RedirectConfig=elb.RedirectConfig(Protocol="HTTPS", Port="443", StatusCode="HTTP_301"),
