@@ -172,13 +172,16 @@ def test_a_protected_environment_cannot_leave_the_envelope(raw, change, expected
             {"deploy_role_arn": "arn:aws:iam::999999999999:role/deploy"},
             "deploy_role_arn is in account 999999999999",
         ),
-        ({"profile": "dev", "deploy_role_arn": "arn:aws:iam::1:role/x"}, "deploy_role_arn"),
+        ({"profile": "dev", "deploy_role_arn": "SAME_ACCOUNT_ROLE"}, "not both"),
     ],
     ids=["no-https-no-opt-out", "no-reason", "no-cost-reason", "account", "role", "both"],
 )
 def test_a_non_protected_environment_opts_out_explicitly(raw, change, expected):
     name = next(n for n, e in _CONFIG.environments.items() if not e.protected and not e.https)
-    raw["environments"][name].update(change)
+    table = raw["environments"][name]
+    if change.get("deploy_role_arn") == "SAME_ACCOUNT_ROLE":
+        change = {**change, "deploy_role_arn": f"arn:aws:iam::{table['account_id']}:role/deploy"}
+    table.update(change)
     problems = problems_of(raw)
     assert any(expected in p for p in problems), problems
 
@@ -377,3 +380,19 @@ def test_short_log_retention_is_suppressed_with_its_reason(env, templates):
         meta = t["Resources"]["LogGroup"].get("Metadata", {})
         suppressed = meta.get("guard", {}).get("SuppressedRules", [])
         assert ("CT.CLOUDWATCH.PR.2" in suppressed) == (env.log_retention_days < 365)
+
+
+def test_the_rules_catch_the_envelope_broken_in_a_rendered_template(platform, templates):
+    env = next(e for e in platform.environments.values() if e.protected)
+    edge_t = json.loads(json.dumps(tpl(templates, env, naming.EDGE)))
+    edge_t["Resources"]["HttpListener"]["Properties"]["DefaultActions"] = [
+        {"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}
+    ]
+    root = json.loads(json.dumps(templates[f"{env.name}/{naming.ROOT_TEMPLATE}"]))
+    del root["Outputs"][naming.ROLLBACK_ALARMS_OUTPUT]
+    broken = [
+        RenderedTemplate(env.name, name, json.dumps(t, indent=2), env.region)
+        for name, t in (("edge.json", edge_t), ("root.json", root))
+    ]
+    found = {(f.path.rsplit("/", 1)[-1], f.rule_id) for f in lint.lint(broken, cache_dir=None)}
+    assert found == {("edge.json", "E9016"), ("root.json", "E9017")}
