@@ -16,6 +16,10 @@ def run_entry(module: str, function: str) -> None:
     """Run `module.function()` for a bin/ script; say how to install what is missing."""
     try:
         getattr(importlib.import_module(module), function)()
+    except KeyboardInterrupt:
+        # Ctrl-C while the command is still loading (the commands handle it once running).
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
         if top not in DEPENDENCIES | LOCAL_DEPENDENCIES:

@@ -1,44 +1,77 @@
-"""The build: render the selected environments, compare with or write to `templates/`, lint.
+"""The build, from one place: `run(BuildRequest) -> BuildResult`.
 
-`compare` names every file that differs from what the code renders (and, inside a JSON
-template, the logical ids that differ); `write` replaces each environment's directory in one
-rename so that a failure leaves `templates/` as it was.
+It loads the configuration, renders the selected environments, compares the templates and the
+generated documents (each environment's diagram, the README's generated sections: `cfn.docs`)
+with the files on disk, writes what differs (mode "write") or reports it (mode "check"), lints,
+and returns everything it decided. It prints nothing: `cfn.cli.build` shows the result, and the
+no-change fast path (`cfn.fastbuild`) stores and replays it.
+
+Writing is all or nothing (`fsutil.replace_files`): if any file cannot be written, no template or
+document is changed, and the error names the path.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-import os
-import shutil
-import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cfn.render import RenderedTemplate
+from cfn import paths
+from cfn.fsutil import WriteError, replace_files
+from cfn.summary import BuildResult, Difference, Row
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
+if TYPE_CHECKING:
+    from cfn.config import Platform
+    from cfn.docs import Generated
+    from cfn.render import RenderedTemplate
+
+__all__ = ["BuildError", "BuildRequest", "BuildResult", "Difference", "compare", "run"]
+TEMPLATES_DIR = paths.TEMPLATES_DIR  # kept for callers that name it through this module
+
+
+class BuildError(Exception):
+    """A build that cannot be done as asked; the message says what, where and how to fix it."""
+
+
+class UnknownEnvironment(BuildError):
+    pass
 
 
 @dataclass(frozen=True)
-class Difference:
-    """A file of `templates/` that is not what the code renders."""
+class BuildRequest:
+    """What to build. Empty `envs`: every environment of the configuration, in its order."""
 
-    path: str
-    kind: str  # "differs", "missing" (the code renders it, the tree lacks it), "extra", "diagram"
-    details: tuple[str, ...] = field(default=())
+    envs: tuple[str, ...] = ()
+    mode: str = "write"  # "write": make the files what the code renders; "check": compare only
+    lint: bool = True
+    docs: bool = True  # the diagrams and the README's generated sections
+    config_path: Path | None = None
+    out_dir: Path | None = None
+    use_cache: bool = True
+    docs_dir: Path | None = None
+    readme: Path | None = None
 
-    def __str__(self) -> str:
-        text = {
-            "differs": f"{self.path}: differs from what the code renders",
-            "missing": f"{self.path}: missing (the code renders it)",
-            "extra": f"{self.path}: extra (the code no longer renders it)",
-            "diagram": self.path,  # the problem, already phrased
-        }[self.kind]
-        if self.details:
-            text += " (" + "; ".join(self.details) + ")"
-        return text
+    def fix(self) -> str:
+        """The command that makes the files what this build expects."""
+        words = ["run bin/build-templates"]
+        words += [f"--env {e}" for e in self.envs]
+        if self.config_path:
+            words.append(f"--config {self.config_path}")
+        if self.out_dir:
+            words.append(f"--out {self.out_dir}")
+        return " ".join(words)
+
+
+def shown(path: Path) -> str:
+    """A path as messages show it: relative to the project when inside it."""
+    try:
+        return str(path.resolve().relative_to(paths.PROJECT_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def describe_difference(expected: str, actual: str) -> tuple[str, ...]:
@@ -66,63 +99,173 @@ def describe_difference(expected: str, actual: str) -> tuple[str, ...]:
     return tuple(out) or ("formatting differs",)
 
 
-def _files_on_disk(env_dir: Path) -> dict[str, str]:
-    if not env_dir.is_dir():
-        return {}
-    return {p.name: p.read_text(encoding="utf-8") for p in sorted(env_dir.glob("*.json"))}
+def _read(path: Path) -> str | None:
+    """The file's text; None when it does not exist."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise BuildError(f"cannot read {shown(path)}: {reason}") from exc
+
+
+def _listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.glob("*.json")) if directory.is_dir() else []
+
+
+def select(platform: Platform, names: Sequence[str]) -> list[str]:
+    """The environments to build, in the configuration's order, without repeats."""
+    known = list(platform.environments)
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UnknownEnvironment(
+            f"unknown environment {', '.join(map(repr, unknown))}; known: {', '.join(known)}"
+        )
+    return [n for n in known if n in names] if names else known
+
+
+@dataclass
+class _Plan:
+    """The files the build wants (path -> text), those it wants gone, what differs, and what it
+    saw on disk (path -> text, None when absent; directory -> its template files)."""
+
+    want: dict[Path, str]
+    remove: list[Path]
+    differences: list[Difference]
+    broken: list[Difference]
+    seen: dict[Path, str | None]
+    listings: dict[Path, list[str]]
+
+
+def _plan(
+    request: BuildRequest,
+    rendered: Sequence[RenderedTemplate],
+    out: Path,
+    docs: list[Generated],
+    shown: Callable[[Path], str] = shown,
+) -> _Plan:
+    plan = _Plan({}, [], [], [], {}, {})
+    fix = request.fix()
+    for env in dict.fromkeys(r.env for r in rendered):
+        files = {r.filename: r.text for r in rendered if r.env == env}
+        plan.listings[out / env] = _listing(out / env)
+        for name in sorted(set(files) | set(plan.listings[out / env])):
+            path = out / env / name
+            on_disk = _read(path) if name in files or path.is_file() else None
+            plan.seen[path] = on_disk
+            if name not in files:
+                plan.remove.append(path)
+                plan.differences.append(Difference(shown(path), "template", "extra", fix))
+            elif on_disk is None:
+                plan.want[path] = files[name]
+                plan.differences.append(Difference(shown(path), "template", "missing", fix))
+            elif on_disk != files[name]:
+                plan.want[path] = files[name]
+                details = describe_difference(files[name], on_disk)
+                plan.differences.append(
+                    Difference(shown(path), "template", "differs", fix, details)
+                )
+    for g in docs:
+        if g.text is None:
+            repair = "restore them (git checkout README.md), then run bin/build-templates"
+            plan.broken.append(Difference(shown(g.path), g.kind, "broken", repair, (g.problem,)))
+            continue
+        on_disk = plan.seen[g.path] = _read(g.path)
+        if on_disk != g.text:
+            plan.want[g.path] = g.text
+            status = "missing" if on_disk is None else "differs"
+            plan.differences.append(Difference(shown(g.path), g.kind, status, fix))
+    return plan
 
 
 def compare(rendered: Sequence[RenderedTemplate], out_dir: Path) -> list[Difference]:
-    """Every difference between the rendered templates and those under `out_dir`."""
-    diffs: list[Difference] = []
-    by_env: dict[str, dict[str, str]] = {}
-    for r in rendered:
-        by_env.setdefault(r.env, {})[r.filename] = r.text
-    for env, files in by_env.items():
-        on_disk = _files_on_disk(out_dir / env)
-        for name in sorted(set(files) | set(on_disk)):
-            path = f"{env}/{name}"
-            if name not in on_disk:
-                diffs.append(Difference(path, "missing"))
-            elif name not in files:
-                diffs.append(Difference(path, "extra"))
-            elif files[name] != on_disk[name]:
-                diffs.append(
-                    Difference(path, "differs", describe_difference(files[name], on_disk[name]))
-                )
-    return diffs
+    """The templates under `out_dir` that differ from `rendered` (as `bin/deploy plan` checks)."""
+    relative = lambda p: str(p.relative_to(out_dir))  # noqa: E731  # "dev/edge.json"
+    return _plan(BuildRequest(), rendered, out_dir, [], relative).differences
 
 
-def write(rendered: Sequence[RenderedTemplate], out_dir: Path) -> list[str]:
-    """Write each environment's templates; return the environments whose files changed.
+def _write(plan: _Plan, out: Path) -> tuple[str, ...]:
+    try:
+        replace_files(plan.want, plan.remove)
+    except WriteError as exc:
+        fix = "make it a writable directory"
+        if exc.path.resolve().is_relative_to(out.resolve()) or out.resolve().is_relative_to(
+            exc.path.resolve()
+        ):
+            fix += ", or write the templates elsewhere with --out DIR"
+        raise BuildError(
+            f"cannot write {shown(exc.path)}: {exc.reason} ({fix}); nothing was changed"
+        ) from exc
+    return tuple(shown(p) for p in [*plan.want, *plan.remove])
 
-    An environment's files are written to a temporary directory beside the target, which then
-    replaces `<out_dir>/<env>` by rename: a crash or a full disk leaves the old tree in place.
-    """
-    by_env: dict[str, list[RenderedTemplate]] = {}
-    for r in rendered:
-        by_env.setdefault(r.env, []).append(r)
-    diffs = compare(rendered, out_dir)
-    changed_envs = sorted({d.path.split("/", 1)[0] for d in diffs})
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for env in changed_envs:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{env}.new-", dir=out_dir))
-        old: Path | None = None
-        try:
-            for r in by_env[env]:
-                with open(tmp / r.filename, "w", encoding="utf-8", newline="\n") as fh:
-                    fh.write(r.text)
-            target = out_dir / env
-            if target.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{env}.old-", dir=out_dir))
-                os.rename(target, old / env)
-            os.rename(tmp, target)
-        except BaseException:
-            if old is not None and not (out_dir / env).exists():
-                os.rename(old / env, out_dir / env)
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        finally:
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-    return changed_envs
+
+def _sha(data: bytes | str | None) -> str | None:
+    if data is None:
+        return None
+    return hashlib.sha256(data.encode() if isinstance(data, str) else data).hexdigest()
+
+
+def _inputs(config_path: Path, config_bytes: bytes | None, plan: _Plan) -> dict[str, str | None]:
+    """The hashes of the files the result was computed from and checked against, as the build
+    read them (or wrote them): what the fast path compares before replaying it."""
+    inputs = {str(config_path.resolve()): _sha(config_bytes)}
+    inputs.update({str(p.resolve()): _sha(text) for p, text in plan.seen.items()})
+    return inputs
+
+
+def run(request: BuildRequest) -> BuildResult:
+    """Build as asked; raise `BuildError` (or `config.ConfigError`) when it cannot."""
+    from cfn import config, docs, render
+
+    started = time.perf_counter()
+    config_path = request.config_path or config.DEFAULT_CONFIG_PATH
+    try:
+        # Hashed before it is loaded: an edit while the build runs makes the stored result stale.
+        config_bytes: bytes | None = config_path.read_bytes()
+    except OSError:
+        config_bytes = None  # config.load says what is wrong with it
+    platform = config.load(config_path)
+    names = select(platform, request.envs)
+    rendered = render.render(platform, names)
+    out = request.out_dir or paths.TEMPLATES_DIR
+    generated: list[Generated] = []
+    if request.docs:
+        every_env = len(names) == len(platform.environments)
+        readme = (request.readme or paths.README) if every_env else None
+        generated = docs.generated(
+            platform, rendered, names, request.docs_dir or paths.DOCS_DIR, readme
+        )
+    plan = _plan(request, rendered, out, generated)
+    written: tuple[str, ...] = ()
+    differences = [*plan.differences, *plan.broken]
+    if request.mode == "write":
+        written = _write(plan, out) if plan.want or plan.remove else ()
+        differences = plan.broken
+        plan.seen.update({**plan.want, **dict.fromkeys(plan.remove)})
+        for directory in plan.listings:
+            plan.listings[directory] = sorted(
+                r.filename for r in rendered if out / r.env == directory
+            )
+    findings = []
+    label = shown(out)
+    if request.lint:
+        from cfn import lint
+
+        findings = lint.lint(rendered, base=label, cache_dir=request.use_cache or None)
+    return BuildResult(
+        mode=request.mode,
+        environments=tuple(names),
+        linted=request.lint,
+        templates=tuple(
+            Row(f"{label}/{r.path}", r.resource_count, r.size, r.sha256) for r in rendered
+        ),
+        differences=tuple(differences),
+        findings=tuple(findings),
+        written=written,
+        target=label,
+        elapsed=time.perf_counter() - started,
+        inputs=_inputs(config_path, config_bytes, plan),
+        listings={str(d.resolve()): names for d, names in plan.listings.items()},
+        rendered=tuple(rendered),
+    )

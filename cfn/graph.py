@@ -1,117 +1,124 @@
-"""Architecture diagrams: each environment's resources and how they reference each other.
+"""Architecture diagrams as Mermaid flowcharts: each environment's resources and how they
+reference each other, drawn from the rendered templates in pure Python.
 
-Built from cfn-lint's own template graph (`cfnlint.graph.Graph`: resources as nodes; Ref,
-Fn::GetAtt, Fn::Sub and DependsOn as edges) for every template of the environment, drawn as one
-Graphviz DOT document with a cluster per nested stack. The root's cluster holds the nested-stack
-resources, so its edges are the nested-stack parameters (one part's outputs feeding the next);
-a dashed edge leads from each of them to its own cluster.
+Edges are the references CloudFormation itself resolves: `Ref`, `Fn::GetAtt`, the `${Name}`
+and `${Name.Attr}` of `Fn::Sub`, and `DependsOn`, from the resource that uses them to the
+resource they name. Each template of the environment (not the bootstrap stack, deployed on its
+own) is one subgraph; the root's nested-stack resources lead to their template's subgraph.
 
-The DOT text is deterministic (sorted nodes and edges). An SVG is drawn from it when Graphviz's
-`dot` is installed; it records the SHA-256 of the DOT it was drawn from, so `--check` can tell
-whether a committed SVG is current without Graphviz.
+Mermaid is text that GitHub and GitLab draw in Markdown, so the diagrams are regenerated and
+checked (`bin/build-templates`, `--check`) with nothing installed beyond the project. The text
+is deterministic: nodes and edges sorted, no timestamps.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import shutil
-import subprocess
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from cfn import naming
-from cfn.render import RenderedTemplate
 
-SOURCE_MARK = "insightxi-dot-sha256:"
-_COLORS = {"Ref": "black", "GetAtt": "green", "Sub": "blue", "DependsOn": "gray40"}
+if TYPE_CHECKING:
+    from cfn.render import RenderedTemplate
 
-
-def _q(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_SUB_NAME = re.compile(r"\$\{([A-Za-z0-9]+)(?:\.[A-Za-z0-9.]+)?\}")
+_ARROW = {"Ref": "-->", "GetAtt": "==>", "Sub": "-->", "DependsOn": "-.->"}
 
 
-def _cluster_of(filename: str) -> str:
+def _names(value: Any) -> Iterator[tuple[str, str]]:
+    """(kind, logical id) of every reference inside a property value."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _names(item)
+    elif isinstance(value, dict):
+        if set(value) == {"Ref"} and isinstance(value["Ref"], str):
+            yield "Ref", value["Ref"]
+            return
+        if set(value) == {"Fn::GetAtt"}:
+            target = value["Fn::GetAtt"]
+            name = target[0] if isinstance(target, list) else str(target).split(".")[0]
+            yield "GetAtt", name
+            return
+        if set(value) == {"Fn::Sub"}:
+            body = value["Fn::Sub"]
+            text, local = (body[0], body[1]) if isinstance(body, list) else (body, {})
+            for name in _SUB_NAME.findall(text if isinstance(text, str) else ""):
+                if name not in local:
+                    yield "Sub", name
+            yield from _names(local)
+            return
+        for item in value.values():
+            yield from _names(item)
+
+
+def references(template: dict[str, Any]) -> set[tuple[str, str, str]]:
+    """(source, target, kind) for every reference between resources of one template."""
+    resources = template.get("Resources", {})
+    edges: set[tuple[str, str, str]] = set()
+    for source, body in resources.items():
+        depends = body.get("DependsOn", [])
+        for target in [depends] if isinstance(depends, str) else depends:
+            edges.add((source, target, "DependsOn"))
+        for key in ("Properties", "Metadata", "Condition"):
+            for kind, target in _names(body.get(key, {})):
+                if target in resources and target != source:
+                    edges.add((source, target, kind))
+    return edges
+
+
+def _id(*parts: str) -> str:
+    """A Mermaid node id (letters, digits, underscores) for a name."""
+    return "_".join(re.sub(r"[^A-Za-z0-9]", "_", p) for p in parts)
+
+
+def _label(text: str) -> str:
+    return '"' + text.replace('"', "#quot;") + '"'
+
+
+def _stack_name(filename: str) -> str:
     return "root" if filename == naming.ROOT_TEMPLATE else filename.removesuffix(".json")
 
 
-def to_dot(env_name: str, templates: Sequence[RenderedTemplate]) -> str:
-    """One DOT document for the environment's deployed templates (not the bootstrap stack)."""
-    from cfnlint.graph import Graph
-    from cfnlint.template import Template
+def flowchart(templates: Sequence[RenderedTemplate]) -> str:
+    """One Mermaid flowchart of the environment's deployed templates."""
+    parts = sorted(
+        (t for t in templates if t.filename != naming.BOOTSTRAP_TEMPLATE),
+        key=lambda t: (t.filename != naming.ROOT_TEMPLATE, t.filename),
+    )
+    lines = ["flowchart LR"]
+    edges: list[str] = []
+    stacks = {_stack_name(t.filename) for t in parts}
+    for t in parts:
+        stack = _stack_name(t.filename)
+        data = json.loads(t.text)
+        lines.append(f"  subgraph {_id('stack', stack)}[{_label(f'{stack} ({t.filename})')}]")
+        for logical_id, body in sorted(data.get("Resources", {}).items()):
+            rtype = body.get("Type", "")
+            lines.append(f"    {_id(stack, logical_id)}[{_label(f'{logical_id}<br/>{rtype}')}]")
+            nested = naming.template_file(logical_id).removesuffix(".json")
+            if rtype == "AWS::CloudFormation::Stack" and nested in stacks:
+                edges.append(f"  {_id(stack, logical_id)} -.->|template| {_id('stack', nested)}")
+        lines.append("  end")
+        for source, target, kind in sorted(references(data)):
+            edges.append(f"  {_id(stack, source)} {_ARROW[kind]}|{kind}| {_id(stack, target)}")
+    return "\n".join([*lines, *sorted(edges)]) + "\n"
 
-    parts = [t for t in templates if t.filename != naming.BOOTSTRAP_TEMPLATE]
-    lines = [
-        f"digraph {_q(f'insightxi-{env_name}')} {{",
-        "  compound=true;",
-        "  rankdir=LR;",
-        '  node [shape=box, style="rounded", fontname="Helvetica", fontsize=10];',
-        '  edge [fontname="Helvetica", fontsize=8];',
-    ]
-    edges: set[tuple[str, str, str]] = set()
-    first_node: dict[str, str] = {}
-    nested_ids: dict[str, str] = {}
-    for t in sorted(parts, key=lambda p: (p.filename != naming.ROOT_TEMPLATE, p.filename)):
-        cluster = _cluster_of(t.filename)
-        g = Graph(Template(t.filename, json.loads(t.text), [t.region])).graph
-        resources = sorted(n for n, a in g.nodes(data=True) if a.get("type") == "Resource")
-        lines.append(f"  subgraph {_q('cluster_' + cluster)} {{")
-        lines.append(f"    label={_q(f'{cluster} ({t.filename})')};")
-        for node in resources:
-            rtype = g.nodes[node].get("resource_type", "")
-            node_id = f"{cluster}/{node}"
-            first_node.setdefault(cluster, node_id)
-            if rtype == "AWS::CloudFormation::Stack":
-                nested_ids[node] = node_id
-            lines.append(f'    {_q(node_id)} [label="{node}\\n{rtype}"];')
-        lines.append("  }")
-        for source, target, data in g.edges(data=True):
-            if source in resources and target in resources:
-                edges.add((f"{cluster}/{source}", f"{cluster}/{target}", data.get("label", "")))
-    for source, target, label in sorted(edges):
-        color = _COLORS.get(label, "black")
-        lines.append(f"  {_q(source)} -> {_q(target)} [label={_q(label)}, color={color}];")
-    for logical_id, node_id in sorted(nested_ids.items()):
-        cluster = naming.template_file(logical_id).removesuffix(".json")
-        if cluster in first_node:
-            lines.append(
-                f"  {_q(node_id)} -> {_q(first_node[cluster])} "
-                f'[lhead={_q("cluster_" + cluster)}, style=dashed, label="template"];'
-            )
-    lines.append("}")
+
+def overview(root: RenderedTemplate) -> str:
+    """The environment's parts (the root's nested stacks) and which feeds which."""
+    data = json.loads(root.text)
+    stacks = {
+        logical_id
+        for logical_id, body in data.get("Resources", {}).items()
+        if body.get("Type") == "AWS::CloudFormation::Stack"
+    }
+    lines = ["flowchart LR"]
+    for logical_id in sorted(stacks):
+        filename = naming.template_file(logical_id)
+        lines.append(f"  {_id(logical_id)}[{_label(f'{logical_id}<br/>{filename}')}]")
+    # An arrow from the part that provides an output to the part whose parameter takes it.
+    pairs = {(t, s) for s, t, _ in references(data) if s in stacks and t in stacks}
+    lines += [f"  {_id(a)} --> {_id(b)}" for a, b in sorted(pairs)]
     return "\n".join(lines) + "\n"
-
-
-def dot_sha(dot: str) -> str:
-    return hashlib.sha256(dot.encode()).hexdigest()
-
-
-def to_svg(dot: str) -> str | None:
-    """The SVG Graphviz draws, marked with the DOT's hash; None without Graphviz."""
-    exe = shutil.which("dot")
-    if exe is None:
-        return None
-    svg = subprocess.run(
-        [exe, "-Tsvg"], input=dot, capture_output=True, text=True, check=True
-    ).stdout
-    # Graphviz's own comment names its version; ours names the source, for --check.
-    return re.sub(r"(<svg\b)", f"<!-- {SOURCE_MARK}{dot_sha(dot)} -->\n\\1", svg, count=1)
-
-
-def svg_source(svg_text: str) -> str | None:
-    m = re.search(re.escape(SOURCE_MARK) + r"([0-9a-f]{64})", svg_text)
-    return m.group(1) if m else None
-
-
-def check(docs_dir: Path, env_name: str, dot: str) -> list[str]:
-    """Problems with the committed diagram of one environment (none if current)."""
-    problems = []
-    dot_path, svg_path = docs_dir / f"{env_name}.dot", docs_dir / f"{env_name}.svg"
-    if not dot_path.is_file():
-        return [f"{dot_path}: missing (run bin/build-templates --graph)"]
-    if dot_path.read_text(encoding="utf-8") != dot:
-        problems.append(f"{dot_path}: differs from the templates (run bin/build-templates --graph)")
-    if svg_path.is_file() and svg_source(svg_path.read_text(encoding="utf-8")) != dot_sha(dot):
-        problems.append(f"{svg_path}: drawn from another DOT (run bin/build-templates --graph)")
-    return problems

@@ -7,9 +7,11 @@ Speed, because the build runs on every save:
   shared by every template, not rebuilt per template as `cfnlint.api.lint` does;
 - templates are linted in worker processes forked after the rules are loaded, when there are
   enough of them to pay for the fork (on the 2-core machine here: 8 or more);
-- findings are cached per template under `.cache/lint/`, keyed by a hash of the template's
-  text, the cfn-lint version, the project rules' source, the region and the lint options; a
-  cached result is the same list of findings an uncached run gives.
+- findings are cached per template under `.cache/lint/` (or `$INSIGHTXI_CACHE_DIR/lint`),
+  keyed by a hash of the template's text, the arguments cfn-lint's configuration is built from
+  (the same dict `_config` passes to `ConfigMixIn`), any `.cfnlintrc` cfn-lint would read, the
+  cfn-lint version, its resource-schema data (so `cfn-lint --update-specs` invalidates it) and
+  the project rules' source; a cached result is the same list of findings an uncached run gives.
 """
 
 from __future__ import annotations
@@ -19,19 +21,19 @@ import dataclasses
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cfn import paths
+
 if TYPE_CHECKING:
     from cfn.render import RenderedTemplate
 
-PROJECT_RULES_DIR = Path(__file__).with_name("rules")
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / ".cache" / "lint"
-# Part of every cache key: change it when the way templates are linted changes.
-LINT_OPTIONS = {"append_rules": ["cfn/rules"], "include_checks": [], "ignore_checks": []}
+PROJECT_RULES_DIR = paths.RULES_DIR
 PARALLEL_MIN_TEMPLATES = 8
 _LEVELS = {"E": "error", "W": "warning", "I": "informational"}
 
@@ -61,20 +63,28 @@ class Finding:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("match", "path")}
 
 
+def _config_args(region: str | None = None) -> dict[str, Any]:
+    """The arguments of cfn-lint's configuration, as given to `ConfigMixIn` (and to the cache
+    key): cfn-lint's default rules plus ours, as `cfn-lint --append-rules cfn/rules` loads them."""
+    args: dict[str, Any] = {"append_rules": [str(PROJECT_RULES_DIR)]}
+    if region is not None:
+        args["regions"] = [region]
+    return args
+
+
 @lru_cache(maxsize=1)
 def _rules() -> Any:
     from cfnlint.config import ConfigMixIn
     from cfnlint.runner import Runner
 
-    # cfn-lint's default rules plus ours, exactly as `cfn-lint --append-rules cfn/rules` loads them.
-    return Runner(ConfigMixIn([], append_rules=[str(PROJECT_RULES_DIR)])).rules
+    return Runner(ConfigMixIn([], **_config_args())).rules
 
 
 @lru_cache(maxsize=8)
 def _config(region: str) -> Any:
     from cfnlint.config import ConfigMixIn
 
-    return ConfigMixIn([], regions=[region], append_rules=[str(PROJECT_RULES_DIR)])
+    return ConfigMixIn([], **_config_args(region))
 
 
 def lint_text(path: str, text: str, region: str) -> list[Any]:
@@ -112,16 +122,65 @@ def _rules_source_hash() -> str:
     return h.hexdigest()
 
 
-def cache_key(text: str, region: str) -> str:
-    """Everything that decides a template's findings, hashed."""
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def schema_stamp() -> str:
+    """Which resource schemas cfn-lint validates against, without importing it.
+
+    cfn-lint ships schemas in `cfnlint/data/schemas` and `cfn-lint --update-specs` downloads
+    newer ones to its cache directory (it uses whichever `version.json` is newer); both
+    `version.json` files and the modification times of both provider directories go in.
+    """
+    from importlib.util import find_spec
+
+    spec = find_spec("cfnlint")
+    if spec is None or spec.origin is None:
+        return "cfn-lint: not installed"
+    bundled = Path(spec.origin).parent / "data" / "schemas"
+    # cfn-lint's own choice of cache directory (cfnlint.helpers.get_cache_dir) on Linux and macOS.
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    if sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    downloaded = Path(base) / "aws" / "cfn-lint" / "schemas"
+    parts = []
+    for directory in (bundled, downloaded):
+        providers = directory / "providers"
+        stamp = providers.stat().st_mtime_ns if providers.is_dir() else 0
+        parts.append(f"{directory}:{_read(directory / 'version.json')}:{stamp}")
+    return "\n".join(parts)
+
+
+def _cfnlintrc() -> str:
+    """The `.cfnlintrc` files cfn-lint reads (the user's and the working directory's)."""
+    names = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
+    found = [Path.home() / n for n in names] + [Path.cwd() / n for n in names]
+    return "\n".join(f"{p}:{_read(p)}" for p in found if p.is_file())
+
+
+@cache
+def _settings_key() -> str:
     from importlib import metadata
 
     parts = {
-        "template": hashlib.sha256(text.encode()).hexdigest(),
         "cfn_lint": metadata.version("cfn-lint"),
+        "schemas": schema_stamp(),
+        "cfnlintrc": _cfnlintrc(),
+    }
+    return json.dumps(parts, sort_keys=True)
+
+
+def cache_key(text: str, region: str) -> str:
+    """Everything that decides a template's findings, hashed."""
+    parts = {
+        "template": hashlib.sha256(text.encode()).hexdigest(),
+        "config": _config_args(region),
+        "settings": _settings_key(),
         "rules": _rules_source_hash(),
-        "region": region,
-        "options": LINT_OPTIONS,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
@@ -177,13 +236,18 @@ def lint(
     templates: Sequence[RenderedTemplate],
     base: str = "templates",
     *,
-    cache_dir: Path | None = DEFAULT_CACHE_DIR,
+    cache_dir: Path | bool | None = True,
     jobs: int | None = None,
 ) -> list[Finding]:
     """Every finding on every template, sorted by file, line and rule.
 
-    `cache_dir=None` bypasses the cache (neither read nor written).
+    `cache_dir=True` is the project's lint cache (`paths.lint_cache_dir()`, read at call time);
+    `None` or `False` bypasses the cache (neither read nor written).
     """
+    if cache_dir is True:
+        cache_dir = paths.lint_cache_dir()
+    elif cache_dir is False:
+        cache_dir = None
     results: dict[int, list[dict[str, Any]]] = {}
     keys: dict[int, str] = {}
     todo: list[tuple[int, str, str]] = []

@@ -9,8 +9,7 @@ What the patches add, each the way AWS behaves:
 - resources moto's CloudFormation does not register (Cloud Map namespace and service,
   Application Auto Scaling target and policy, CloudWatch alarms and composite alarms): created
   as opaque resources with an id and an ARN, so that `Ref` and `GetAtt` to them resolve;
-- the safety envelope's resources (ACM certificate, KMS key tags, alarm dimensions, a hosted
-  zone of a given id): see `cfn.localaws_envelope`;
+- the safety envelope's resources (certificates, keys, alarms, zones): `cfn.localaws_envelope`;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
   `create_stack` already does, and an update sets the stack's `LastUpdatedTime`;
 - a change set lists a nested stack as modified when only the parameters passed to it change
@@ -22,6 +21,7 @@ What the patches add, each the way AWS behaves:
 - deleting a stack reports each resource (`DELETE_COMPLETE`, `DELETE_SKIPPED` when retained) and,
   when one cannot be deleted, ends in `DELETE_FAILED` with that resource's reason, the stack
   kept; moto answers an HTTP 500 instead.
+- the deployment story (request tokens on events, ECS rollouts): see cfn/localaws_rollout.py.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
-from cfn import localaws_deletion, localaws_envelope
+from cfn import localaws_deletion, localaws_envelope, localaws_rollout
 from cfn.localaws_envelope import hosted_zone as hosted_zone
 
 _patched = False
@@ -199,6 +199,7 @@ def patch_moto() -> None:
 
     cfn_models.Stack.update_from_cloudformation_json = classmethod(update_nested)
     localaws_deletion.patch()
+    localaws_rollout.patch()
     _patch_parameter_updates()
     _patched = True
 

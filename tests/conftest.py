@@ -1,5 +1,5 @@
 """Shared fixtures: the project's configuration (as loaded and as raw, editable data) and its
-rendered templates."""
+rendered templates; every test's caches in its own temporary directory."""
 
 from __future__ import annotations
 
@@ -12,12 +12,21 @@ from typing import Any
 
 import pytest
 
-from cfn import config, render
+from cfn import config, paths, render
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = PROJECT_ROOT / "bin"
 TEMPLATES = PROJECT_ROOT / "templates"
 _RAW = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
+
+
+@pytest.fixture(autouse=True)
+def own_caches(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every cache and record (lint findings, the no-change build record) in a fresh directory,
+    for this process and the commands it starts: no test reads what another run left."""
+    directory = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv(paths.CACHE_ENV, str(directory))
+    return directory
 
 
 @pytest.fixture(scope="session")

@@ -58,68 +58,107 @@ def test_build_writes_every_environment_and_lints_clean(tmp_path):
     assert again.returncode == 0 and "already up to date" in again.stderr
 
 
-def test_check_names_differing_missing_and_extra_files_and_writes_nothing(tmp_path):
+def test_check_names_differing_missing_and_extra_files_and_writes_nothing(tmp_path, platform):
+    env = next(iter(platform.environments.values()))
     out = tmp_path / "out"
     shutil.copytree(TEMPLATES, out)
-    net = out / "dev" / "network.json"
-    net.write_text(net.read_text().replace('"10.10.0.0/16"', '"10.11.0.0/16"'))
-    (out / "prod" / "root.json").unlink()
-    (out / "staging" / "old.json").write_text("{}\n")
+    net = out / env.name / "network.json"
+    net.write_text(net.read_text().replace(f'"{env.vpc_cidr}"', '"10.99.0.0/16"'))
+    (out / env.name / "root.json").unlink()
+    (out / env.name / "old.json").write_text("{}\n")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
 
     r = run("--check", "--no-lint", "--out", str(out))
     assert r.returncode == 1
-    assert (
-        "dev/network.json: differs from what the code renders (Resources.Vpc changed)" in r.stdout
-    )
-    assert "prod/root.json: missing" in r.stdout
-    assert "staging/old.json: extra" in r.stdout
-    assert "run bin/build-templates" in r.stderr
+    fix = f"(run bin/build-templates --out {out})"
+    lines = r.stdout.splitlines()
+    assert f"{net}: differs from what the code renders: Resources.Vpc changed {fix}" in lines
+    assert f"{out / env.name / 'root.json'}: missing (the code renders it) {fix}" in lines
+    assert f"{out / env.name / 'old.json'}: extra (the code no longer renders it) {fix}" in lines
+    assert "3 file(s) not what the build writes" in r.stderr
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
-def test_unknown_environment_lists_known_ones():
+def test_unknown_environment_lists_known_ones(platform):
     r = run("--env", "qa", "--check")
     assert r.returncode == 2
-    assert "unknown environment 'qa'; known: dev, staging, prod" in r.stderr
+    assert f"unknown environment 'qa'; known: {', '.join(platform.environments)}" in r.stderr
     assert "Traceback" not in r.stderr
 
 
-def test_selected_environment_only(tmp_path):
-    r = run("--env", "prod", "--no-lint", "--out", str(tmp_path / "out"))
+def test_selected_environment_only(tmp_path, platform):
+    env = list(platform.environments)[-1]
+    r = run("--env", env, "--no-lint", "--out", str(tmp_path / "out"))
     assert r.returncode == 0
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["prod"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [env]
 
 
-def test_invalid_config_exits_2_with_every_problem_and_no_traceback(tmp_path):
+def test_invalid_config_exits_2_with_every_problem_and_no_traceback(tmp_path, platform):
+    env = next(iter(platform.environments.values()))
+    first, second = platform.services[0], platform.services[1]
     text = (PROJECT_ROOT / "cfn" / "insightxi.toml").read_text()
-    text = text.replace("log_retention_days = 30", "log_retention_days = 31")
-    text = text.replace("port = 8001", "port = 8000")
+    retention = f"log_retention_days = {env.log_retention_days}"
+    assert text.count(retention) >= 1 and text.count(f"port = {second.port}") == 1
+    text = text.replace(retention, "log_retention_days = 31", 1)
+    text = text.replace(f"port = {second.port}", f"port = {first.port}")
     bad = tmp_path / "bad.toml"
     bad.write_text(text)
     out = tmp_path / "out"
     r = run("--config", str(bad), "--out", str(out))
     assert r.returncode == 2
-    assert "environment dev: log_retention_days 31 is not accepted" in r.stderr
-    assert (
-        "service database-service: port 8000 already used by service sportmonks-service" in r.stderr
-    )
+    assert "log_retention_days" in r.stderr and " 31 " in r.stderr
+    assert f"port {first.port}" in r.stderr and second.name in r.stderr
     assert "Traceback" not in r.stderr
     assert not out.exists()
 
 
-def test_json_output_is_machine_readable(tmp_path):
-    r = run("--check", "--env", "dev", "--output", "json")
+def test_json_output_is_machine_readable(platform):
+    env = next(iter(platform.environments))
+    r = run("--check", "--env", env, "--output", "json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    assert data["ok"] is True
-    expected = {f"templates/dev/{p.name}" for p in (TEMPLATES / "dev").glob("*.json")}
+    assert data["ok"] is True and data["mode"] == "check" and data["differences"] == []
+    expected = {f"templates/{env}/{p.name}" for p in (TEMPLATES / env).glob("*.json")}
     assert {t["path"] for t in data["templates"]} == expected
-    assert {"templates/dev/root.json", "templates/dev/network.json"} <= expected
+    assert {f"templates/{env}/root.json", f"templates/{env}/network.json"} <= expected
     assert all(t["findings"] == 0 for t in data["templates"])
 
 
-def test_lint_findings_exit_1_with_file_line_and_rule(monkeypatch, tmp_path):
+def test_out_inside_a_regular_file_is_one_line_and_writes_nothing(tmp_path):
+    # A path under a regular file cannot be written even by root (the tests may run as root).
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory\n")
+    r = run("--no-lint", "--out", str(blocker / "out"))
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr
+    (line,) = [x for x in r.stderr.splitlines() if x.startswith("error:")]
+    assert line == (
+        f"error: cannot write {blocker}/out: Not a directory (make it a writable directory, "
+        "or write the templates elsewhere with --out DIR); nothing was changed"
+    )
+    assert blocker.read_text() == "not a directory\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+def test_unwritable_docs_leave_templates_and_docs_untouched(tmp_path, platform):
+    from cfn import build
+
+    env = next(iter(platform.environments))
+    out = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, out)
+    (out / env / "network.json").write_text("stale\n")
+    (out / env / "old.json").write_text("{}\n")
+    docs_dir = tmp_path / "file" / "architecture"  # under a regular file: cannot be created
+    (tmp_path / "file").write_text("")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    request = build.BuildRequest(lint=False, out_dir=out, docs_dir=docs_dir, readme=None)
+    with pytest.raises(build.BuildError) as info:
+        build.run(request)
+    assert str(info.value).startswith(f"cannot write {docs_dir}: Not a directory (make it")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before
+
+
+def test_lint_findings_exit_1_with_file_line_and_rule(monkeypatch, tmp_path, platform):
     # In-process: a builder that adds a resource cfn-lint rejects, to see the CLI report it.
     from click.testing import CliRunner
     from troposphere import ec2
@@ -136,32 +175,39 @@ def test_lint_findings_exit_1_with_file_line_and_rule(monkeypatch, tmp_path):
         return t
 
     monkeypatch.setattr(render.network, "build", broken)
-    result = CliRunner().invoke(cli.build_templates, ["--env", "dev", "--out", str(tmp_path)])
+    env = next(iter(platform.environments))
+    result = CliRunner().invoke(cli.build_templates, ["--env", env, "--out", str(tmp_path)])
     assert result.exit_code == 1, result.output
     assert "network.json:" in result.output and ": E" in result.output
     assert "lint finding(s)" in result.output
 
 
-def test_failed_write_leaves_the_tree_as_it_was(monkeypatch, tmp_path):
-    from cfn import build, config, render
+def test_failed_write_part_way_puts_every_file_back(monkeypatch, tmp_path, platform):
+    from cfn import build, fsutil
 
     out = tmp_path / "out"
     shutil.copytree(TEMPLATES, out)
-    net = out / "dev" / "network.json"
-    net.write_text("stale\n")
+    for env in platform.environments:
+        (out / env / "network.json").write_text("stale\n")
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     real_rename = os.rename
+    swapped = []
 
     def failing_rename(src, dst):
-        if str(dst).endswith("/dev") and ".new-" in str(src):
-            raise OSError(28, "No space left on device")
+        # The third file swapped in fails, as on a full disk: two are already replaced.
+        if ".network.json." in str(src) and not str(src).startswith(str(dst) + ".old"):
+            swapped.append(dst)
+            if len(swapped) == 3:
+                raise OSError(28, "No space left on device")
         return real_rename(src, dst)
 
-    monkeypatch.setattr(build.os, "rename", failing_rename)
-    with pytest.raises(OSError):
-        build.write(render.render(config.load(), ["dev"]), out)
+    monkeypatch.setattr(fsutil.os, "rename", failing_rename)
+    request = build.BuildRequest(lint=False, out_dir=out, docs=False)
+    with pytest.raises(build.BuildError, match="No space left on device"):
+        build.run(request)
+    assert len(swapped) == 3
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
-    assert sorted(p.name for p in out.iterdir()) == ["dev", "prod", "staging"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(platform.environments)
 
 
 @pytest.fixture
@@ -185,15 +231,16 @@ def log_group_without_retention(monkeypatch):
     monkeypatch.setattr(render.network, "build", broken)
 
 
-def test_lint_findings_as_sarif_file_from_cfn_lint(log_group_without_retention, tmp_path):
+def test_lint_findings_as_sarif_file_from_cfn_lint(log_group_without_retention, tmp_path, platform):
     from click.testing import CliRunner
 
     from cfn import cli
 
     sarif = tmp_path / "lint.sarif"
+    env = next(iter(platform.environments))
     args = [
         "--env",
-        "dev",
+        env,
         "--out",
         str(tmp_path / "t"),
         "--lint-format",
@@ -209,23 +256,39 @@ def test_lint_findings_as_sarif_file_from_cfn_lint(log_group_without_retention, 
     (res,) = run["results"]
     assert res["ruleId"] == "E9003"
     location = res["locations"][0]["physicalLocation"]
-    assert location["artifactLocation"]["uri"].endswith("dev/network.json")
+    assert location["artifactLocation"]["uri"].endswith(f"{env}/network.json")
     assert location["region"]["startLine"] > 1
 
 
-def test_lint_findings_parseable_on_stdout_summary_on_stderr(log_group_without_retention, tmp_path):
+def test_lint_findings_parseable_on_stdout_summary_on_stderr(
+    log_group_without_retention, tmp_path, platform
+):
     from click.testing import CliRunner
 
     from cfn import cli
 
-    args = ["--env", "dev", "--out", str(tmp_path / "t"), "--lint-format", "parseable"]
+    env = next(iter(platform.environments))
+    args = ["--env", env, "--out", str(tmp_path / "t"), "--lint-format", "parseable"]
     result = CliRunner().invoke(cli.build_templates, args)
     assert result.exit_code == 1
     (line,) = result.stdout.strip().splitlines()
-    assert re.match(r".*dev/network\.json:\d+:\d+:\d+:\d+:E9003:Log group Forever", line), line
+    pattern = rf".*{env}/network\.json:\d+:\d+:\d+:\d+:E9003:Log group Forever"
+    assert re.match(pattern, line), line
     assert "resources" in result.stderr  # the summary table
 
 
 def test_lint_format_with_no_lint_is_a_usage_error():
     r = run("--no-lint", "--lint-format", "sarif", "--check")
     assert r.returncode == 2 and "drop --no-lint" in r.stderr
+
+
+def test_lint_out_that_cannot_be_written_is_one_line(tmp_path, platform):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = next(iter(platform.environments))
+    out = tmp_path / "t"
+    r = run("--env", env, "--out", str(out), "--lint-out", str(blocker / "lint.txt"))
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert f"error: cannot write {blocker}: Not a directory (choose another --lint-out)" in (
+        r.stderr.splitlines()
+    )

@@ -3,6 +3,7 @@ dummy credentials (see cfn/localaws.py for what the harness teaches moto)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -21,14 +22,10 @@ from cfn.localaws import hosted_zone, local_aws
 from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
-ALL_TAGS = [
-    "--image-tag",
-    "sportmonks-service=1a2b3c4",
-    "--image-tag",
-    "database-service=1a2b3c4",
-    "--image-tag",
-    "orchestrator-service=1a2b3c4",
-]
+SERVICES = config.load().env("dev").services
+ALL_TAGS = [arg for s in SERVICES for arg in ("--image-tag", f"{s.name}=1a2b3c4")]
+# Every tag a test deploys: pushed to every service's repository by `ready`.
+PUSHED_TAGS = ("1a2b3c4", "9f8e7d6", "aaaaaaa", "bbbbbbb", "5d6e7f8")
 
 
 @pytest.fixture(scope="session")
@@ -63,15 +60,38 @@ def client(aws, name: str):
     return boto3.client(name, endpoint_url=aws.endpoint, region_name="eu-west-1")
 
 
-def create_secret(aws, env: str = "dev") -> None:
-    client(aws, "secretsmanager").create_secret(
-        Name=f"insightxi/{env}/sportmonks-service/API_KEY", SecretString=SECRET_VALUE
-    )
+def create_secrets(aws, env: str = "dev") -> None:
+    environment = config.load().env(env)
+    for service in environment.services:
+        for variable in service.secrets:
+            client(aws, "secretsmanager").create_secret(
+                Name=naming.secret(environment, service, variable), SecretString=SECRET_VALUE
+            )
+
+
+def push_images(aws, tags=PUSHED_TAGS, services=SERVICES) -> None:
+    """A fake image per tag in each service's ECR repository (ECR takes any manifest)."""
+    ecr = client(aws, "ecr")
+    for service in services:
+        with contextlib.suppress(ecr.exceptions.RepositoryAlreadyExistsException):
+            ecr.create_repository(repositoryName=service.repository)
+        for tag in tags:
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+                "config": {"digest": f"sha256:{tag * 4}"},
+            }
+            ecr.put_image(
+                repositoryName=service.repository,
+                imageManifest=json.dumps(manifest),
+                imageTag=tag,
+            )
 
 
 def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
-    create_secret(aws, env)
+    create_secrets(aws, env)
+    push_images(aws)
     create_zone(config.load().env(env))
 
 
@@ -162,8 +182,12 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     # 2. Execute exactly that change set.
     r = deploy(aws, "execute", str(plan_file), "--env", "dev")
     assert r.exit_code == 0, r.output
-    assert r.stdout.strip() == "insightxi-dev: CREATE_COMPLETE"
+    assert r.stdout.splitlines() == ["insightxi-dev: CREATE_COMPLETE"] + [
+        f"{s.name}: rolled out: 1a2b3c4, 1/1 running" for s in SERVICES
+    ]
     assert "CREATE_COMPLETE" in r.stderr  # the followed events
+    for s in SERVICES:  # each service's rollout, as it went
+        assert f"  {s.name}: deployment ecs-svc/" in r.stderr
 
     # 3. Status shows the URL and nothing pending.
     r = deploy(aws, "status", "--env", "dev")
@@ -206,6 +230,15 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     assert params["SportmonksServiceImageTag"] == {"value": "9f8e7d6"}
     assert params["DatabaseServiceImageTag"] == {"value": "1a2b3c4", "previous": True}
 
+    # 6. Execute it: only that service rolls out, on a new task definition with the new tag.
+    r = deploy(aws, "execute", str(new_plan), "--env", "dev")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == [
+        "insightxi-dev: UPDATE_COMPLETE",
+        "sportmonks-service: rolled out: 9f8e7d6, 1/1 running",
+    ]
+    assert "CREATE_COMPLETE" not in r.stderr  # the first deployment's events are not replayed
+
 
 def test_plan_without_image_tags_on_a_new_stack_lists_them(aws):
     ready(aws)
@@ -227,13 +260,17 @@ def test_plan_refuses_latest_and_unknown_services(aws):
 
 def test_plan_with_a_missing_secret_stops_before_any_change_set(aws):
     assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    push_images(aws)
+    env = config.load().env("dev")
+    secrets = [naming.secret(env, s, v) for s in env.services for v in s.secrets]
+    assert secrets, "the configuration has no secret to test with"
     r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
     assert r.exit_code == 1
-    assert (
-        "1 secret(s) the services read do not exist: insightxi/dev/sportmonks-service/API_KEY"
-        in (r.stderr)
-    )
-    assert "bin/deploy secret set --env dev sportmonks-service API_KEY" in r.stderr
+    for service in env.services:
+        for variable in service.secrets:
+            assert f"secret {naming.secret(env, service, variable)} does not exist" in r.stderr
+            assert f"bin/deploy secret set --env dev {service.name} {variable}" in r.stderr
+    assert "nothing was uploaded" in r.stderr and "Traceback" not in r.output
     stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
     assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
 
@@ -432,6 +469,125 @@ def test_plan_files_default_under_plans(aws, tmp_path):
     assert Path("plans/insightxi-dev.json").is_file()
 
 
+def test_plan_catches_a_wrong_tag_and_a_missing_repository_before_anything(aws, tmp_path):
+    assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    create_secrets(aws)
+    first, *others = SERVICES
+    push_images(aws, services=others)  # the first service has no repository at all
+    typo = others[0]
+    tags = [a for s in SERVICES for a in ("--image-tag", f"{s.name}=1a2b3c4")]
+    tags[tags.index(f"{typo.name}=1a2b3c4")] = f"{typo.name}=1a2b3c5"
+    r = deploy(aws, "plan", "--env", "dev", *tags, "--plan-out", str(tmp_path / "p.json"))
+    assert r.exit_code == 1
+    assert "Traceback" not in r.output
+    assert "error: 2 problem(s) found before planning; nothing was uploaded" in r.stderr
+    assert (
+        f"  - {first.name}: ECR repository {first.repository!r} does not exist (image tag 1a2b3c4)"
+    ) in r.stderr
+    assert (
+        f"  - {typo.name}: image tag '1a2b3c5' is not in ECR repository {typo.repository!r}"
+    ) in r.stderr
+    assert "--skip-image-check" in r.stderr
+    # Nothing uploaded, no change set, no stack, no plan file.
+    bucket = "insightxi-dev-artifacts-123456789012-eu-west-1"
+    assert client(aws, "s3").list_objects_v2(Bucket=bucket).get("KeyCount") == 0
+    stacks = client(aws, "cloudformation").describe_stacks()["Stacks"]
+    assert [s["StackName"] for s in stacks] == ["insightxi-dev-bootstrap"]
+    assert not (tmp_path / "p.json").exists()
+    # The check can be skipped explicitly (e.g. an image pushed by another pipeline later).
+    r = deploy(aws, "plan", "--env", "dev", *tags, "--skip-image-check")
+    assert r.exit_code == 2, r.output
+
+
+def test_plan_refuses_a_secret_scheduled_for_deletion(aws):
+    ready(aws)
+    env = config.load().env("dev")
+    name = next(naming.secret(env, s, v) for s in env.services for v in s.secrets)
+    client(aws, "secretsmanager").delete_secret(SecretId=name, RecoveryWindowInDays=7)
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert f"secret {name} is scheduled for deletion" in r.stderr
+    assert f"aws secretsmanager restore-secret --region eu-west-1 --secret-id {name}" in r.stderr
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--skip-secret-check")
+    assert r.exit_code == 2, r.output
+
+
+def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, capsys):
+    from cfn.cli.deploy import deploy_main
+    from cfn.deploy import changesets
+
+    ready(aws)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new change set is being described
+
+    monkeypatch.setattr(changesets, "describe_tree", interrupted)
+    monkeypatch.setattr(
+        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, "--endpoint-url", aws.endpoint]
+    )
+    with pytest.raises(SystemExit) as info:
+        deploy_main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("interrupted: the half-made change set insightxi-dev-")
+    assert lines[-1].endswith(" was deleted")
+    assert "Traceback" not in err
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-dev")
+    assert [s for s in summaries["Summaries"] if s["StackName"] == "insightxi-dev"] == []
+    assert not Path("plans/insightxi-dev.json").exists()
+
+
+def test_status_watch_with_nothing_in_progress(aws):
+    ready(aws)
+    r = deploy(aws, "status", "--env", "dev", "--watch")
+    assert r.exit_code == 1  # the stack does not exist: status says so, as without --watch
+    assert "nothing in progress on insightxi-dev" in r.stderr
+
+
+def test_a_throttled_execute_is_retried_with_the_same_token(aws, tmp_path):
+    """The local AWS answers ExecuteChangeSet with Throttling twice; botocore's retries resend
+    the same request, token included, and the deployment is followed to the end."""
+    from urllib.parse import parse_qs
+
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.deploy import events, execute, planfile
+
+    ready(aws)
+    plan_file = tmp_path / "p.json"
+    assert (
+        deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(plan_file)).exit_code == 2
+    )
+    plan = planfile.read(plan_file)
+    clients = make_clients("eu-west-1", endpoint_url=aws.endpoint)
+    tokens = []
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Rate exceeded</Message></Error></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    def throttle(request, **_):
+        body_text = request.body if isinstance(request.body, str) else request.body.decode()
+        tokens.append(parse_qs(body_text)["ClientRequestToken"][0])
+        return AWSResponse(request.url, 400, {}, Raw()) if len(tokens) <= 2 else None
+
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.ExecuteChangeSet", throttle
+    )
+    env = config.load().env("dev")
+    outcome = execute.run(clients, plan, env, env.services, execute.Display())
+    assert tokens == [events.token_for(plan.change_set_id)] * 3
+    assert outcome.ok and outcome.status == "CREATE_COMPLETE"
+    assert [v.line() for v in outcome.verdicts] == [
+        f"{s.name}: rolled out: 1a2b3c4, 1/1 running" for s in env.services
+    ]
+
+
 def _deployed(aws, tmp_path, env: str = "dev") -> Path:
     ready(aws, env)
     plan_file = tmp_path / f"{env}.json"
@@ -508,3 +664,19 @@ def test_a_no_change_plan_spends_the_older_plan_and_drift_degrades_on_the_emulat
     r = deploy(aws, "execute", str(older), "--env", "dev")
     assert r.exit_code == 0
     assert r.stdout.strip() == "nothing to execute: the last plan found no changes"
+
+
+def test_the_readme_shows_what_plan_says_about_a_missing_tag(aws, tmp_path):
+    """The README's preflight example is this run's output, line for line."""
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    block = readme.split("$ bin/deploy plan --env dev --image-tag ", 1)[1].split("```", 1)[0]
+    command, *expected = block.strip("\n").splitlines()
+    assert deploy(aws, "bootstrap", "--env", "dev").exit_code == 0
+    create_secrets(aws)
+    push_images(aws, tags=("1a2b3c4",))
+    first = tmp_path / "first.json"
+    assert deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
+    assert deploy(aws, "execute", str(first), "--env", "dev").exit_code == 0
+    r = deploy(aws, "plan", "--env", "dev", "--image-tag", command)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == expected

@@ -24,6 +24,13 @@ from tests.test_deploy_e2e import client, deploy
 aws = e2e.aws
 fresh_aws = e2e.fresh_aws
 
+
+@pytest.fixture(autouse=True)
+def images(aws, fresh_aws):
+    """Every image tag these tests deploy, in ECR: plan checks them before anything else."""
+    e2e.push_images(aws, tags=("1a2b3c4", "2b3c4d5", "9f8e7d6"))
+
+
 VALUE = "sk-live-never-print-me-4711"
 ISO = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ"
 TASK_ID = "0123456789abcdef0123456789abcdef"

@@ -4,17 +4,17 @@ limits."""
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
+import subprocess
+import sys
 
 import pytest
 
-from cfn import config, fastbuild, lint, render
+from cfn import config, lint, render
 from cfn.render import RenderedTemplate
 from tests import scale
-from tests.conftest import PROJECT_ROOT, TEMPLATES
+from tests.conftest import PROJECT_ROOT
 
 BROKEN = json.dumps(
     {
@@ -55,13 +55,16 @@ def test_a_cached_run_reports_the_same_findings_as_an_uncached_one(tmp_path, mon
     assert '"ruleId": "E9003"' in lint.format_findings(second, "sarif")
 
 
-def test_cache_key_changes_with_each_input(monkeypatch):
+def test_cache_key_changes_with_each_input(monkeypatch, tmp_path):
     base = lint.cache_key(BROKEN, "eu-west-1")
     assert lint.cache_key(BROKEN, "eu-west-1") == base
     assert lint.cache_key(BROKEN + " ", "eu-west-1") != base  # the template
     assert lint.cache_key(BROKEN, "us-east-1") != base  # the region
-    monkeypatch.setattr(lint, "LINT_OPTIONS", {**lint.LINT_OPTIONS, "ignore_checks": ["W"]})
-    assert lint.cache_key(BROKEN, "eu-west-1") != base  # the options
+    real_args = lint._config_args
+    monkeypatch.setattr(
+        lint, "_config_args", lambda r=None: {**real_args(r), "ignore_checks": ["W"]}
+    )
+    assert lint.cache_key(BROKEN, "eu-west-1") != base  # cfn-lint's configuration
     monkeypatch.undo()
     monkeypatch.setattr(lint, "_rules_source_hash", lambda: "edited rules")
     assert lint.cache_key(BROKEN, "eu-west-1") != base  # the project's rules
@@ -72,7 +75,36 @@ def test_cache_key_changes_with_each_input(monkeypatch):
     monkeypatch.setattr(
         metadata, "version", lambda name: "9.9.9" if name == "cfn-lint" else real(name)
     )
+    lint._settings_key.cache_clear()
     assert lint.cache_key(BROKEN, "eu-west-1") != base  # the cfn-lint version
+    monkeypatch.undo()
+    # `cfn-lint --update-specs` puts newer schemas (and their version.json) in its cache dir.
+    downloaded = tmp_path / "xdg" / "aws" / "cfn-lint" / "schemas"
+    (downloaded / "providers").mkdir(parents=True)
+    (downloaded / "version.json").write_text('{"schema_date": "2099-01-01T00:00:00Z"}')
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr("os.path.expanduser", lambda p: p.replace("~", str(tmp_path / "home")))
+    lint._settings_key.cache_clear()
+    assert lint.cache_key(BROKEN, "eu-west-1") != base  # the schema data
+    monkeypatch.undo()
+    lint._settings_key.cache_clear()
+    assert lint.cache_key(BROKEN, "eu-west-1") == base
+
+
+def test_cache_key_follows_the_settings_cfn_lint_is_built_with(tmp_path, monkeypatch):
+    """A changed cfn-lint setting is a cache miss: the cached E9003 is not replayed once the
+    configuration cfn-lint runs with ignores it."""
+    assert "E9003" in {f.rule_id for f in lint.lint([broken()], cache_dir=tmp_path)}
+    real_args = lint._config_args
+    monkeypatch.setattr(
+        lint, "_config_args", lambda r=None: {**real_args(r), "ignore_checks": ["E9003"]}
+    )
+    lint._config.cache_clear()
+    try:
+        again = {f.rule_id for f in lint.lint([broken()], cache_dir=tmp_path)}
+    finally:
+        lint._config.cache_clear()
+    assert "E9003" not in again and "E9005" in again
 
 
 def test_rules_hash_follows_the_rules_source(tmp_path, monkeypatch):
@@ -97,72 +129,131 @@ def test_parallel_and_serial_linting_agree(rendered):
 
 
 @pytest.fixture
-def project_copy(tmp_path, monkeypatch):
-    """fastbuild pointed at a copy of templates/ and its own record directory."""
+def project(tmp_path):
+    """A copy of the project as a clean clone has it: bin/, cfn/, templates/, docs/, README."""
     root = tmp_path / "project"
-    shutil.copytree(TEMPLATES, root / "templates")
-    shutil.copytree(PROJECT_ROOT / "docs", root / "docs")
-    monkeypatch.setattr(fastbuild, "PROJECT_ROOT", root)
-    monkeypatch.setattr(fastbuild, "DOCS_DIR", root / "docs" / "architecture")
-    monkeypatch.setattr(fastbuild, "TEMPLATES_DIR", root / "templates")
-    monkeypatch.setattr(fastbuild, "RECORD_DIR", root / ".cache" / "build")
+    skip = shutil.ignore_patterns("__pycache__")
+    for name in ("bin", "cfn", "templates", "docs"):
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
+    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
     return root
 
 
-def _remember_clean_build(rendered):
-    rows = [
-        fastbuild.Row(f"templates/{r.path}", r.resource_count, r.size, r.sha256) for r in rendered
-    ]
-    fastbuild.remember([], False, rows, [])
-    return rows
+def build(project, *args):
+    return subprocess.run(
+        [sys.executable, str(project / "bin" / "build-templates"), *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
-def _cached(argv):
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        code = fastbuild.try_cached(argv)
-    return code, out.getvalue(), err.getvalue()
+REPLAYED = "(the same inputs as an earlier clean build: its result; --no-cache rebuilds)"
 
 
-def test_cached_rebuild_prints_the_summary_of_the_real_build(project_copy, rendered):
-    from cfn import summary
+def test_a_no_change_rebuild_shows_the_full_builds_result(project, platform):
+    first = next(iter(platform.environments))
+    json_check = ["--check", "--env", first, "--output", "json"]
+    for args in (["--no-lint"], ["--check", "--no-lint"], json_check):
+        full = build(project, *args)
+        again = build(project, *args)
+        assert full.returncode == again.returncode == 0, full.stderr
+        assert REPLAYED not in full.stderr and REPLAYED in again.stderr
+        assert again.stdout == full.stdout
+    assert json.loads(again.stdout)["ok"] is True
 
-    rows = _remember_clean_build(rendered)
-    code, out, err = _cached([])
-    assert code == 0
-    assert out.strip() == summary.as_text(rows, [], linted=True)
-    assert "already up to date" in err
-    code, out, _ = _cached(["--check", "--output", "json"])
-    assert code == 0 and json.loads(out)["ok"] is True
+
+def _set_nat_gateways(config_file, env):
+    """Another valid NAT gateway count for `env` (one, or one per AZ), by editing the text."""
+    text = config_file.read_text()
+    header = text.index(f"[environments.{env.name}]")
+    at = text.index("nat_gateways = ", header)
+    end = text.index("\n", at)
+    count = env.az_count if env.nat_gateways == 1 else 1
+    config_file.write_text(text[:at] + f"nat_gateways = {count}" + text[end:])
 
 
-def test_cached_rebuild_is_invalidated_by_an_edited_template_or_input(
-    project_copy, rendered, monkeypatch
-):
-    _remember_clean_build(rendered)
-    assert _cached([])[0] == 0
-    assert _cached(["--env", "dev"])[0] is None  # another selection: never recorded
-    assert _cached(["--no-cache"])[0] is None  # an option the fast path does not take
-    edited = project_copy / "templates" / "dev" / "edge.json"
-    original = edited.read_text()
-    edited.write_text(original.replace('"80"', '"81"', 1) + " ")
-    assert _cached([])[0] is None
-    edited.write_text(original)
-    (project_copy / "templates" / "dev" / "extra.json").write_text("{}")
-    assert _cached([])[0] is None
-    (project_copy / "templates" / "dev" / "extra.json").unlink()
-    assert _cached([])[0] == 0
-    diagram = project_copy / "docs" / "architecture" / "prod.dot"
-    diagram.write_text(diagram.read_text() + "\n")  # --check must look at it again
-    assert _cached(["--check"])[0] is None
-    monkeypatch.setattr(fastbuild, "CONFIG_PATH", PROJECT_ROOT / "README.md")  # other bytes
-    assert _cached([])[0] is None
+def test_check_after_a_change_agrees_with_a_full_check(project, platform):
+    """The bug of issue 10: after a config change and a build, `--check` was answered 0 from
+    the record of the build while a full check failed on a diagram the build had not written."""
+    env = next(iter(platform.environments.values()))
+    assert build(project, "--check", "--no-lint").returncode == 0
+    _set_nat_gateways(project / "cfn" / "insightxi.toml", env)
+
+    for args in (["--check", "--no-lint"], ["--check", "--no-lint", "--no-cache"]):
+        stale = build(project, *args)
+        assert stale.returncode == 1, args
+        assert f"templates/{env.name}/network.json: differs" in stale.stdout
+        assert (
+            f"docs/architecture/{env.name}.md: differs from the templates "
+            "(run bin/build-templates)" in stale.stdout.splitlines()
+        )
+
+    diagram = (project / "docs" / "architecture" / f"{env.name}.md").read_text()
+    assert build(project, "--no-lint").returncode == 0
+    assert (project / "docs" / "architecture" / f"{env.name}.md").read_text() != diagram
+    for args in (
+        ["--check", "--no-lint"],
+        ["--check", "--no-lint"],
+        ["--check", "--no-lint", "--no-cache"],
+    ):
+        r = build(project, *args)
+        assert (r.returncode, r.stdout.count(": differs")) == (0, 0), (args, r.stdout)
+    assert REPLAYED in r.stderr or "--no-cache" in args
+
+
+@pytest.mark.parametrize(
+    "edit",
+    ["template", "extra template", "diagram", "readme", "config"],
+)
+def test_a_changed_input_is_never_answered_from_the_record(project, platform, edit):
+    env = next(iter(platform.environments))
+    assert build(project, "--check", "--no-lint").returncode == 0
+    assert REPLAYED in build(project, "--check", "--no-lint").stderr
+    if edit == "template":
+        path = project / "templates" / env / "edge.json"
+        path.write_text(path.read_text() + " ")
+    elif edit == "extra template":
+        (project / "templates" / env / "extra.json").write_text("{}")
+    elif edit == "diagram":
+        path = project / "docs" / "architecture" / f"{env}.md"
+        path.write_text(path.read_text().replace("flowchart LR", "flowchart TB"))
+    elif edit == "readme":
+        path = project / "README.md"
+        path.write_text(path.read_text().replace("| region |", "| Region |"))
+    else:
+        _set_nat_gateways(project / "cfn" / "insightxi.toml", platform.env(env))
+    for _ in range(2):  # a failing result is never stored, so never replayed
+        r = build(project, "--check", "--no-lint")
+        assert r.returncode == 1 and REPLAYED not in r.stderr, r.stderr
+        assert "(run bin/build-templates)" in r.stdout
+
+
+def test_a_stored_result_reads_back_equal(rendered):
+    from cfn.lint import Finding
+    from cfn.summary import BuildResult, Difference, Row
+
+    result = BuildResult(
+        mode="check",
+        environments=("a", "b"),
+        linted=True,
+        templates=tuple(Row(r.path, r.resource_count, r.size, r.sha256) for r in rendered[:3]),
+        differences=(Difference("x.md", "diagram", "differs", "run it", ("why",)),),
+        findings=(Finding("t/a.json", 3, 4, "E9003", "no retention", 3, 9),),
+        written=("t/a.json",),
+        elapsed=1.5,
+        inputs={"/p/a": "0" * 64, "/p/b": None},
+        listings={"/p": ["a.json"]},
+    )
+    again = BuildResult.from_json(json.loads(json.dumps(result.to_json())))
+    assert again == result and not again.ok
 
 
 def test_one_hundred_services_render_within_cloudformation_limits(raw):
     platform = config.from_dict(scale.with_services(raw, 100))
     rendered = render.render(platform)
-    assert len(rendered) == 3 * (100 + 5)
+    assert len(rendered) == len(platform.environments) * (100 + 5)
     for r in rendered:
         t = json.loads(r.text)
         assert len(t.get("Resources", {})) < 500, r.path

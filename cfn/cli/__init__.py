@@ -1,8 +1,8 @@
 """The command line, one module per command group: `build` (bin/build-templates) and `deploy`
 (bin/deploy). `common` holds what they share (exit codes, error handling)."""
 
-# operate adds destroy, services, logs, secret and cleanup to the deploy group.
-from cfn.cli import operate  # noqa: F401
+# execute and operate (destroy, services, logs, secret, cleanup) add to the deploy group.
+from cfn.cli import execute, operate  # noqa: F401
 from cfn.cli.build import build_templates
 from cfn.cli.deploy import deploy, deploy_main
 

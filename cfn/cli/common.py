@@ -32,13 +32,15 @@ def err(message: str) -> None:
 def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
     """Map the package's known errors to a message on stderr and an exit code.
 
-    Known: an invalid configuration (`config_exit`), a deploy error and the AWS errors users
-    meet (1). Anything else is a bug and keeps its traceback.
+    Known: an invalid configuration (`config_exit`), a build that cannot be done (a file that
+    cannot be written: 1), a deploy error and the AWS errors users meet (1). Anything else is a
+    bug and keeps its traceback.
     """
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from cfn.build import BuildError
             from cfn.deploy.errors import DeployError
 
             try:
@@ -47,6 +49,9 @@ def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
                 err(f"error: invalid configuration: {exc}")
                 err("fix the configuration file and run again")
                 sys.exit(config_exit)
+            except BuildError as exc:
+                err(f"error: {exc}")
+                sys.exit(EXIT_ERROR)
             except DeployError as exc:
                 err(f"error: {exc}")
                 sys.exit(EXIT_ERROR)

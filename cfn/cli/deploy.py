@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,15 @@ import click
 
 from cfn import config as config_mod
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
+from cfn.cli.follow import (
+    DEADLINE,
+    follow_in_progress,
+    parse_deadline,
+    progress_printer,
+)
 from cfn.fsutil import atomic_write
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class DeployContext:
@@ -49,7 +56,7 @@ class DeployContext:
         if self._clients is None:
             from cfn.deploy.aws import make_clients
 
-            self._clients = make_clients(self.region, self.profile, self.endpoint_url)
+            self._clients = make_clients(self.region, self.profile, self.endpoint_url, progress=err)
         return self._clients
 
     def emit(self, text: str, data: dict[str, Any]) -> None:
@@ -100,21 +107,6 @@ def deploy_options(fn: F) -> F:
     return fn
 
 
-def _progress_printer(total: int | None = None) -> Callable[[Any], None]:
-    done: set[str] = set()
-
-    def on_event(event: Any) -> None:
-        if (
-            event.status.endswith("_COMPLETE")
-            and event.resource_type != "AWS::CloudFormation::Stack"
-        ):
-            done.add(f"{event.stack_name}/{event.logical_id}")
-        counter = f"[{len(done)}/{total}] " if total else ""
-        err(f"{counter}{event.line()}")
-
-    return on_event
-
-
 @click.group(
     "deploy",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -145,7 +137,7 @@ def bootstrap(**kw: Any) -> None:
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)
-    result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=_progress_printer())
+    result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=progress_printer())
     what = "created or updated" if result.changed else "no changes"
     ctx.emit(
         f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}",
@@ -192,6 +184,16 @@ def bootstrap(**kw: Any) -> None:
     help="Make a drift-aware change set (DeploymentMode=REVERT_DRIFT): it also puts back what "
     "was changed outside CloudFormation.",
 )
+@click.option(
+    "--skip-image-check",
+    is_flag=True,
+    help="Do not check that each image tag exists in its ECR repository.",
+)
+@click.option(
+    "--skip-secret-check",
+    is_flag=True,
+    help="Do not check that each secret exists and is not scheduled for deletion.",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(
     image_tags: tuple[str, ...],
@@ -199,11 +201,15 @@ def plan(
     summary_md: Path | None,
     no_drift: bool,
     revert_drift: bool,
+    skip_image_check: bool,
+    skip_secret_check: bool,
     **kw: Any,
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
 
-    Exit status: 0 no changes, 2 a change set is ready for review, 1 error.
+    Exit status: 0 no changes, 2 a change set is ready for review, 1 error (a preflight problem
+    included: a missing image tag or secret), 130 interrupted (the half-made change set is
+    deleted).
     """
     from cfn import build, naming
     from cfn.deploy import plan as plan_mod
@@ -222,6 +228,8 @@ def plan(
         check_drift=not no_drift,
         revert_drift=revert_drift,
         progress=err,
+        check_images=not skip_image_check,
+        check_secrets=not skip_secret_check,
     )
     if result.review is None:
         from cfn.cli.review import no_changes
@@ -232,46 +240,6 @@ def plan(
         err(f"review written to {summary_md}")
     ctx.emit(review.to_text(result.review), {"no_changes": False, **result.review.to_dict()})
     sys.exit(EXIT_CHANGES)
-
-
-@deploy.command()
-@deploy_options
-@click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--yes",
-    is_flag=True,
-    help="Do not ask for confirmation (protected environments, plans that broaden security).",
-)
-@handle_errors(config_exit=EXIT_ERROR)
-def execute(plan_file: Path, yes: bool, **kw: Any) -> None:
-    """Execute exactly the change set PLAN_FILE describes, and follow it until it settles.
-
-    Ctrl-C stops following, not the deployment.
-    """
-    from cfn.deploy import execute as execute_mod
-    from cfn.deploy import planfile
-    from cfn.deploy.errors import DeployError
-
-    ctx = DeployContext(**kw)
-    planned = planfile.read(plan_file)
-    if planned.environment != ctx.env.name:
-        raise DeployError(
-            f"{plan_file} is a plan for {planned.environment}, not {ctx.env.name}",
-            f"use --env {planned.environment} or the right plan file",
-        )
-    if planned.spent:
-        ctx.emit(
-            "nothing to execute: the last plan found no changes",
-            {"stack": planned.stack, "status": None, "nothing_to_execute": True},
-        )
-        sys.exit(EXIT_OK)
-    execute_mod.check_still_valid(ctx.clients, planned)
-    from cfn.cli.review import confirm
-
-    confirm(ctx, planned, yes)
-    err(f"executing {planned.change_set_name} on {planned.stack}")
-    final = execute_mod.run(ctx.clients, planned, on_event=_progress_printer(planned.change_count))
-    ctx.emit(f"{planned.stack}: {final}", {"stack": planned.stack, "status": final})
 
 
 def env_or_all(fn: F) -> F:
@@ -308,22 +276,39 @@ def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployCont
 
 @deploy.command()
 @env_or_all
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Follow the operation in progress (events and ECS rollouts) until it settles.",
+)
+@DEADLINE
 @handle_errors(config_exit=EXIT_ERROR)
-def status(all_envs: bool, env_name: str | None, **kw: Any) -> None:
+def status(
+    all_envs: bool, env_name: str | None, watch: bool, deadline: str | None, **kw: Any
+) -> None:
     """The root stack's status and last update, image tags, protection, outputs (the URL) and
-    this environment's waiting change sets. --all: one line per environment.
+    this environment's waiting change sets. --all: one line per environment. --watch: first
+    follow the operation in progress, as execute does.
 
     \b
-    Exit status: 0 deployed (with --all: every environment), 1 not deployed yet or error.
+    Exit status: 0 deployed (with --all: every environment), 1 not deployed yet or error (with
+    --watch: or the deployment followed failed), 130 interrupted.
     """
     from cfn.deploy import status as status_mod
 
+    seconds = parse_deadline(deadline)
+    if watch and all_envs:
+        raise click.UsageError("--watch follows one environment: give --env NAME")
     ctxs = contexts(env_name, all_envs, **kw)
+    if watch:
+        follow_in_progress(ctxs[0], seconds, deadline)
     results = [status_mod.run(c.clients.cloudformation, c.env) for c in ctxs]
     if all_envs:
         ctxs[0].emit(
             status_mod.overview_text(results), {"environments": [r.to_dict() for r in results]}
         )
+    elif watch and ctxs[0].output == "json":  # after JSON lines: one more line, not a block
+        click.echo(json.dumps({"type": "status", **results[0].to_dict()}, default=str))
     else:
         ctxs[0].emit(status_mod.to_text(results[0], ctxs[0].env), results[0].to_dict())
     sys.exit(EXIT_OK if all(r.deployed for r in results) else EXIT_ERROR)
@@ -340,9 +325,20 @@ def deploy_main() -> None:
     except click.exceptions.UsageError as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
-    except click.exceptions.Abort:
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C inside a command into Abort; the interrupt is its cause.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _interrupted(exc.__cause__)
         err("aborted")
         sys.exit(EXIT_ERROR)
     except click.exceptions.ClickException as exc:
         exc.show()
         sys.exit(EXIT_ERROR)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: one line saying what was and was not done, exit 130; never a traceback."""
+    err(getattr(exc, "message", None) or "interrupted")
+    sys.exit(EXIT_INTERRUPTED)

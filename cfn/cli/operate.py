@@ -16,12 +16,12 @@ import click
 from cfn.cli.common import EXIT_ERROR, EXIT_OK, err, handle_errors
 from cfn.cli.deploy import (
     DeployContext,
-    _progress_printer,
     contexts,
     deploy,
     deploy_options,
     env_or_all,
 )
+from cfn.cli.follow import progress_printer
 
 
 def _interactive() -> bool:
@@ -85,7 +85,7 @@ def destroy(
     """
     from cfn import naming
     from cfn.deploy import destroy as destroy_mod
-    from cfn.deploy.errors import FollowInterrupted
+    from cfn.deploy.errors import Interrupted
 
     ctx = DeployContext(**kw)
     plan = destroy_mod.preview(ctx.clients, ctx.env)
@@ -107,12 +107,12 @@ def destroy(
             ctx.env,
             plan,
             lift_termination_protection=lift_termination_protection,
-            on_event=_progress_printer(),
+            on_event=progress_printer(),
         )
     except KeyboardInterrupt:
-        raise FollowInterrupted(
-            "stopped following; the deletion goes on in CloudFormation",
-            f"look again with: bin/deploy status --env {ctx.env.name}",
+        raise Interrupted(
+            "stopped following; the deletion goes on in CloudFormation. Look again with: "
+            f"bin/deploy status --env {ctx.env.name}"
         ) from None
     ctx.emit(f"{plan.stack}: {final}", {**plan.to_dict(), "final_status": final})
 

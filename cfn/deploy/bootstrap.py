@@ -13,7 +13,7 @@ from typing import Any
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.deploy import changesets
+from cfn.deploy import changesets, events
 from cfn.deploy.errors import DeployError
 from cfn.render import to_text
 from cfn.stacks import bootstrap as bootstrap_template
@@ -33,7 +33,7 @@ def run(
     cfn: Any,
     env: Environment,
     *,
-    on_event: Callable[[changesets.Event], None] = lambda e: None,
+    on_event: Callable[[events.Event], None] = lambda e: None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> BootstrapResult:
     stack = naming.bootstrap_stack(env)
@@ -55,11 +55,10 @@ def run(
     except changesets.NoChanges:
         state = changesets.stack_state(cfn, stack)
         return BootstrapResult(stack, _bucket(state), changed=False, status=state.status or "")
-    seen = changesets.event_ids(cfn, created["StackId"])
-    cfn.execute_change_set(ChangeSetName=created["ChangeSetId"])
-    status = changesets.follow(
-        cfn, created["StackId"], since_event_ids=seen, on_event=on_event, sleep=sleep
-    )
+    token = events.token_for(created["ChangeSetId"])
+    op = events.Operation.before_execute(cfn, created["StackId"], token)
+    cfn.execute_change_set(ChangeSetName=created["ChangeSetId"], ClientRequestToken=token)
+    status = events.follow(op, on_event=on_event, sleep=sleep)
     return BootstrapResult(stack, _bucket(changesets.stack_state(cfn, stack)), True, status)
 
 

@@ -1,5 +1,5 @@
-"""CloudFormation mechanics: a stack's state, change sets (create, wait, describe with nested
-ones, delete), and following a stack's events until it settles.
+"""CloudFormation mechanics: a stack's state and change sets (create, wait, describe with nested
+ones, delete). Following a stack's events is `cfn.deploy.events`.
 
 "No changes" is a normal outcome (`NoChanges`), in both forms AWS and emulators use: a FAILED
 change set whose reason says so, or a `ValidationError: No updates are to be performed.` from
@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cfn.deploy.aws import error_code
-from cfn.deploy.errors import ChangeSetFailed, DeployError, DeploymentFailed, StackStateError
+from cfn.deploy.errors import ChangeSetFailed, DeployError, StackStateError
 
 # Polling: quick at first, then every 5 s; a change set or a deployment is given up after these.
 POLL_DELAYS = (1, 1, 2, 3, 5)
 CHANGE_SET_TIMEOUT = 15 * 60
-DEPLOY_TIMEOUT = 3 * 60 * 60
 
 _NO_CHANGES = ("didn't contain changes", "No updates are to be performed")
 _MUST_DELETE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"}
@@ -251,103 +250,3 @@ def describe_tree(cfn: Any, change_set_id: str, stack_path: str = "") -> Describ
             )
             node.nested.append(describe_tree(cfn, nested_id, path))
     return node
-
-
-# -- following a deployment --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Event:
-    event_id: str
-    stack_name: str
-    logical_id: str
-    resource_type: str
-    status: str
-    reason: str
-    timestamp: str
-
-    def line(self) -> str:
-        text = (
-            f"{self.timestamp[11:19]}  {self.status:<28} {self.resource_type:<42} {self.logical_id}"
-        )
-        return text + (f"  ({self.reason})" if self.reason else "")
-
-
-def _events(cfn: Any, stack_id: str) -> list[dict[str, Any]]:
-    """All events of a stack, newest first."""
-    return [
-        e for p in pages(cfn.describe_stack_events, StackName=stack_id) for e in p["StackEvents"]
-    ]
-
-
-def _final(status: str) -> bool:
-    return not status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
-
-
-def _succeeded(status: str) -> bool:
-    return status in ("CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE")
-
-
-def follow(
-    cfn: Any,
-    stack_id: str,
-    *,
-    since_event_ids: set[str],
-    on_event: Callable[[Event], None],
-    sleep: Callable[[float], None] = time.sleep,
-    timeout: float = DEPLOY_TIMEOUT,
-) -> str:
-    """Report every new event of the stack and its nested stacks until the root settles.
-
-    Returns the final status on success; raises DeploymentFailed with each failed resource and
-    its reason otherwise. `since_event_ids` are events already seen (from before the execute).
-    """
-    seen = set(since_event_ids)
-    stacks = [stack_id]  # the root first, then nested stacks as they appear
-    failures: list[Event] = []
-    started = time.monotonic()
-    delays = iter(POLL_DELAYS)
-    while True:
-        for sid in list(stacks):
-            for raw in reversed(_events(cfn, sid)):
-                if raw["EventId"] in seen:
-                    continue
-                seen.add(raw["EventId"])
-                event = Event(
-                    event_id=raw["EventId"],
-                    stack_name=raw.get("StackName", ""),
-                    logical_id=raw.get("LogicalResourceId", ""),
-                    resource_type=raw.get("ResourceType", ""),
-                    status=raw.get("ResourceStatus", ""),
-                    reason=raw.get("ResourceStatusReason", "") or "",
-                    timestamp=str(raw.get("Timestamp", "")),
-                )
-                on_event(event)
-                physical = raw.get("PhysicalResourceId", "")
-                if (
-                    event.resource_type == "AWS::CloudFormation::Stack"
-                    and physical.startswith("arn:")
-                    and physical not in stacks
-                ):
-                    stacks.append(physical)
-                if event.status.endswith("_FAILED"):
-                    failures.append(event)
-        status = cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"]
-        if _final(status):
-            if _succeeded(status):
-                return status
-            raise DeploymentFailed(
-                f"the deployment failed: the stack is {status}",
-                [
-                    f"{e.stack_name} {e.logical_id} ({e.resource_type}): {e.status}: {e.reason}"
-                    for e in failures
-                ]
-                or ["no resource reported a failure; see the console"],
-            )
-        if time.monotonic() - started > timeout:
-            raise DeployError(f"stopped following after {int(timeout)} s; the stack is {status}")
-        sleep(next(delays, POLL_DELAYS[-1]))
-
-
-def event_ids(cfn: Any, stack_id: str) -> set[str]:
-    return {e["EventId"] for e in _events(cfn, stack_id)}

@@ -17,7 +17,7 @@ from typing import Any
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.deploy import changesets
+from cfn.deploy import changesets, events
 from cfn.deploy.errors import DeployError, DeploymentFailed, StackStateError
 
 _RETAINED = ("Retain", "RetainExceptOnCreate")
@@ -212,7 +212,7 @@ def run(
     plan: DestroyPlan,
     *,
     lift_termination_protection: bool,
-    on_event: Callable[[changesets.Event], None],
+    on_event: Callable[[events.Event], None],
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
     """Delete the stack and follow it; return DELETE_COMPLETE or raise DestroyFailed."""
@@ -222,12 +222,10 @@ def run(
         cfn.update_termination_protection(
             StackName=plan.stack_id, EnableTerminationProtection=False
         )
-    seen = changesets.event_ids(cfn, plan.stack_id)
+    op = events.Operation.before_execute(cfn, plan.stack_id, None)
     cfn.delete_stack(StackName=plan.stack_id)
     try:
-        return changesets.follow(
-            cfn, plan.stack_id, since_event_ids=seen, on_event=on_event, sleep=sleep
-        )
+        return events.follow(op, on_event=on_event, sleep=sleep)
     except DeploymentFailed:
         # follow() calls only create and update successes; a deletion ends in DELETE_COMPLETE.
         final = cfn.describe_stacks(StackName=plan.stack_id)["Stacks"][0]["StackStatus"]

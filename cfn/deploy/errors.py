@@ -1,5 +1,6 @@
 """Typed errors of the deploy layer. Each carries a one-line message and, where there is one,
-the command or step that fixes it; the CLI prints both and exits 1."""
+the command or step that fixes it; the CLI prints both and exits 1. `Interrupted` is Ctrl-C with
+the line that says what was and was not done (exit 130)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,6 @@ class DeployError(Exception):
 
 class StackStateError(DeployError):
     """The stack is in a state no change set can be made or executed in."""
-
-
-class MissingSecrets(DeployError):
-    def __init__(self, names: list[str], region: str) -> None:
-        # A name is <project>/<env>/<service>/<NAME> (cfn.naming.secret).
-        commands = "\n  ".join(
-            "bin/deploy secret set --env {1} {2} {3}".format(*n.split("/")[-4:]) for n in names
-        )
-        super().__init__(
-            f"{len(names)} secret(s) the services read do not exist: {', '.join(names)}",
-            f"set each (the value is read from a hidden prompt or stdin, never printed):\n"
-            f"  {commands}",
-        )
-        self.names = names
-        self.region = region
 
 
 class ChangeSetFailed(DeployError):
@@ -54,5 +40,24 @@ class DeploymentFailed(DeployError):
         return "\n".join([self.message, *(f"  - {f}" for f in self.failures)])
 
 
-class FollowInterrupted(DeployError):
-    """Ctrl-C while following: the deployment goes on in AWS."""
+class PreflightFailed(DeployError):
+    """What `plan` found missing before anything was uploaded: every problem at once."""
+
+    def __init__(self, problems: list[str], hints: list[str]) -> None:
+        super().__init__(
+            f"{len(problems)} problem(s) found before planning; nothing was uploaded",
+            "\n  ".join(hints) if hints else None,
+        )
+        self.problems = problems
+
+    def __str__(self) -> str:
+        lines = [self.message, *(f"  - {p}" for p in self.problems)]
+        return "\n".join(lines + ([f"  {self.hint}"] if self.hint else []))
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with one line saying what was and was not done (bin/deploy exits 130)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -1,8 +1,9 @@
 """`plan`: from the committed templates to a reviewed change set and a plan file.
 
 1. refuse when templates/ is not what the code renders;
-2. upload the environment's templates to the artifacts bucket (content-addressed);
-3. check every secret the services read exists (by name, never reading a value);
+2. preflight: every image tag exists in ECR, every secret exists and is not being deleted
+   (`cfn.deploy.preflight`, all problems at once, before anything is uploaded);
+3. upload the environment's templates to the artifacts bucket (content-addressed);
 4. create one change set on the root stack (CREATE or UPDATE, nested stacks included) with the
    image tags given, the others kept at their current value;
 5. detect drift of the deployed stacks (bounded; `--no-drift` skips it);
@@ -11,6 +12,9 @@
 7. write the plan file `execute` needs: what was planned, against which stack state, and the
    security broadenings execute must have confirmed. A plan that finds no changes marks older
    plan files of the environment as spent.
+
+A change set left half-made (an error or Ctrl-C once it was asked for) is deleted, so that
+nothing unreviewed is left waiting; a FAILED one is kept for inspection, and says so.
 """
 
 from __future__ import annotations
@@ -26,9 +30,9 @@ from typing import Any
 
 from cfn import build, naming, render
 from cfn.config import Environment
-from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, review
+from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, preflight, review
 from cfn.deploy.aws import Clients, error_code
-from cfn.deploy.errors import DeployError, MissingSecrets
+from cfn.deploy.errors import ChangeSetFailed, DeployError, Interrupted
 
 CAPABILITIES = ("CAPABILITY_NAMED_IAM",)
 
@@ -66,22 +70,6 @@ def parse_image_tags(env: Environment, pairs: tuple[str, ...]) -> dict[str, str]
             )
         tags[service] = tag
     return tags
-
-
-def _check_secrets(secretsmanager: Any, env: Environment) -> None:
-    missing = []
-    for service in env.services:
-        for variable in service.secrets:
-            name = naming.secret(env, service, variable)
-            try:
-                # Metadata only: the value is never read.
-                secretsmanager.describe_secret(SecretId=name)
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                missing.append(name)
-    if missing:
-        raise MissingSecrets(missing, env.region)
 
 
 def _parameters(
@@ -158,6 +146,64 @@ def run(
     drift_timeout: float = drift.DRIFT_TIMEOUT,
     sleep: Callable[[float], None] = time.sleep,
     progress: Callable[[str], None] = lambda s: None,
+    check_images: bool = True,
+    check_secrets: bool = True,
+) -> PlanResult:
+    """Plan; on an error or Ctrl-C after the change set was asked for, delete it again."""
+    made: list[str] = []
+    try:
+        return _run(
+            clients,
+            env,
+            image_tags=image_tags,
+            templates_dir=templates_dir,
+            plan_path=plan_path,
+            check_drift=check_drift,
+            revert_drift=revert_drift,
+            drift_timeout=drift_timeout,
+            sleep=sleep,
+            progress=progress,
+            checks={"images": check_images, "secrets": check_secrets},
+            made=made,
+        )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted: " + _discard(clients.cloudformation, naming.root_stack(env), made)
+        ) from None
+    except ChangeSetFailed:
+        raise  # kept on purpose, for inspection
+    except Exception:
+        _discard(clients.cloudformation, naming.root_stack(env), made)
+        raise
+
+
+def _discard(cfn: Any, stack: str, made: list[str]) -> str:
+    """Delete the half-made change set (if any); say what was done."""
+    if not made:
+        return "no change set was made"
+    try:
+        cfn.delete_change_set(StackName=stack, ChangeSetName=made[0])
+    except Exception as exc:  # best effort: the first error or the interrupt is what matters
+        if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
+            return f"change set {made[0]} was not created"
+        return f"change set {made[0]} may be left: delete it in the console ({exc})"
+    return f"the half-made change set {made[0]} was deleted"
+
+
+def _run(
+    clients: Clients,
+    env: Environment,
+    *,
+    image_tags: Mapping[str, str],
+    templates_dir: Path,
+    plan_path: Path | None,
+    check_drift: bool,
+    revert_drift: bool,
+    drift_timeout: float,
+    sleep: Callable[[float], None],
+    progress: Callable[[str], None],
+    checks: Mapping[str, bool],
+    made: list[str],
 ) -> PlanResult:
     rendered = render.render_env(env)
     differences = build.compare(rendered, templates_dir)
@@ -179,6 +225,7 @@ def run(
             "plan without --revert-drift",
         )
     params, record = _parameters(env, state, bucket, image_tags)
+    preflight.run(clients, env, image_tags, state.parameters, **checks)
 
     deployable = [r for r in rendered if r.filename != naming.BOOTSTRAP_TEMPLATE]
     uploaded = artifacts.upload(clients.s3, bucket, naming.artifacts_prefix(env), deployable)
@@ -186,12 +233,12 @@ def run(
         f"templates: {sum(a.uploaded for a in uploaded)} uploaded, "
         f"{sum(not a.uploaded for a in uploaded)} already in s3://{bucket}"
     )
-    _check_secrets(clients.secretsmanager, env)
     drifted = _drift(clients, state, check_drift, drift_timeout, sleep, progress)
 
     root = next(r for r in deployable if r.filename == naming.ROOT_TEMPLATE)
     root_key = artifacts.key_for(naming.artifacts_prefix(env), root)
     name = change_set_name(stack, root.sha256, record)
+    made.append(name)
     progress(f"creating change set {name} ({state.change_set_type}) on {stack}")
     try:
         desc = changesets.create_change_set(
