@@ -82,7 +82,7 @@ def is_example_domain(domain: str) -> bool:
 
 
 def example_values(e: EnvironmentSettings) -> list[str]:
-    """The example values left in an environment (`plan` refuses a protected one that has any)."""
+    """The example values left in an environment (a protected one must not be deployed with any)."""
     found = []
     if e.domain_name and is_example_domain(e.domain_name):
         found.append(f"domain_name {e.domain_name!r} is a reserved example domain")

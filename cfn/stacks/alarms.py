@@ -3,7 +3,7 @@
 - edge: the load balancer's 5xx responses per minute (its own and its targets');
 - each service: unhealthy targets in its target group; running tasks below its minimum;
 - root: composite alarms, each `ALARM(a) OR ALARM(b) ...` over at most `PER_COMPOSITE` of the
-  above, named by `naming.rollback_alarm`. `bin/deploy plan` passes their ARNs (the root's
+  above, named by `naming.rollback_alarm`. The deploy is to pass their ARNs (the root's
   `RollbackAlarmArns` output) as the change set's rollback triggers: CloudFormation takes at most
   five triggers, composites let any number of services fit.
 
