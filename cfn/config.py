@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from cfn import validation
+from cfn.config_safety import EnvironmentSafety, ServiceSafety
 from cfn.configtypes import (
     Action,
     Arn,
@@ -66,7 +67,7 @@ class ConfigError(Exception):
         super().__init__(f"{len(self.problems)} problem(s){where}:\n{lines}")
 
 
-class Service(BaseModel):
+class Service(ServiceSafety):
     """One service of the catalogue: what it is, the same in every environment."""
 
     model_config = _MODEL
@@ -113,7 +114,7 @@ class ServiceSizing(BaseModel):
     scale_out_cooldown_seconds: Seconds = 60
 
 
-class EnvironmentSettings(BaseModel):
+class EnvironmentSettings(EnvironmentSafety):
     """An environment's own values: what its TOML table and the `Environment` share."""
 
     model_config = _MODEL

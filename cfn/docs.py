@@ -74,7 +74,7 @@ def environments_table(platform: Platform) -> str:
         ("availability zones", *(str(e.az_count) for e in envs)),
         ("NAT gateways", *(str(e.nat_gateways) for e in envs)),
         ("log retention (days)", *(str(e.log_retention_days) for e in envs)),
-        ("HTTPS (certificate)", *(yes(bool(e.certificate_arn)) for e in envs)),
+        ("HTTPS (certificate or domain)", *(yes(e.https) for e in envs)),
         ("ALB deletion protection", *(yes(e.alb_deletion_protection) for e in envs)),
         (
             "logs and namespace retained on delete",

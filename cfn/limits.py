@@ -106,6 +106,7 @@ _ROWS = [
     _name_limit("ECS service", "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_CreateService.html", "by construction; lint E9009"),
     _name_limit("task definition family", "https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_RegisterTaskDefinition.html", "by construction"),
     _name_limit("log group", "https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_CreateLogGroup.html", "by construction; lint E9009"),
+    _name_limit("alarm", "https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html", "by construction"),
     Limit("image-tag", "ECR", "image tag", "not 'latest', 1 to 128 characters", "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_Image.html", "template parameter pattern; lint E9002"),
     Limit("template-size", "CloudFormation", "template body", "51,200 bytes inline, 1,000,000 bytes from S3", "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html", "lint W9010, E9011"),
     Limit("template-counts", "CloudFormation", "resources, parameters, outputs per template", "500, 200, 200", "https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html", "lint W9012; stock cfn-lint"),

@@ -7,8 +7,9 @@ code under test talks to it over HTTP with real boto3 clients, exactly as it wou
 What the patches add, each the way AWS behaves:
 - `Fn::GetAtt Nested.Outputs.Name` on a nested stack (the root wires parts with it);
 - resources moto's CloudFormation does not register (Cloud Map namespace and service,
-  Application Auto Scaling target and policy): created as opaque resources with an id and an
-  ARN, so that `Ref` and `GetAtt` to them resolve;
+  Application Auto Scaling target and policy, CloudWatch alarms and composite alarms): created
+  as opaque resources with an id and an ARN, so that `Ref` and `GetAtt` to them resolve;
+- the safety envelope's resources (certificates, keys, alarms, zones): `cfn.localaws_envelope`;
 - executing a change set publishes the stack's outputs and remembers its parameters, as
   `create_stack` already does, and an update sets the stack's `LastUpdatedTime`;
 - a change set lists a nested stack as modified when only the parameters passed to it change
@@ -41,7 +42,8 @@ from moto.core.utils import utcnow
 from moto.server import ThreadedMotoServer
 from moto.utilities.utils import get_partition
 
-from cfn import localaws_deletion, localaws_rollout
+from cfn import localaws_deletion, localaws_envelope, localaws_rollout
+from cfn.localaws_envelope import hosted_zone as hosted_zone
 
 _patched = False
 
@@ -127,6 +129,8 @@ OPAQUE_TYPES = [
     _opaque("AWS::ServiceDiscovery::Service", "servicediscovery"),
     _opaque("AWS::ApplicationAutoScaling::ScalableTarget", "application-autoscaling"),
     _opaque("AWS::ApplicationAutoScaling::ScalingPolicy", "application-autoscaling"),
+    _opaque("AWS::CloudWatch::Alarm", "cloudwatch"),
+    _opaque("AWS::CloudWatch::CompositeAlarm", "cloudwatch"),
 ]
 
 
@@ -136,6 +140,7 @@ def patch_moto() -> None:
     if _patched:
         return
     cfn_models.Stack.get_cfn_attribute = _stack_get_cfn_attribute  # type: ignore[attr-defined]
+    localaws_envelope.patch()
     # moto builds its type -> model map from CloudFormationModel's subclasses, cached.
     for cached in ("get_model_list", "get_model_map", "get_name_type_map"):
         getattr(parsing, cached).cache_clear()

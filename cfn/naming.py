@@ -34,6 +34,8 @@ LIMITS = {
     "log group": 512,
     "secret": 512,
     "S3 bucket": 63,
+    # https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricAlarm.html
+    "alarm": 255,
 }
 # An image tag parameter's values: what ECR allows, except the mutable `latest` (a deploy must
 # name what it runs). Used by the templates' AllowedPattern and by `bin/deploy plan`.
@@ -92,6 +94,16 @@ def artifacts_bucket(env: Environment) -> str:
 BOOTSTRAP_TEMPLATE = "bootstrap.json"
 
 
+def logs_bucket(env: Environment) -> str:
+    """The logs bucket's name (load balancer and artifacts-bucket access logs), as `Fn::Sub`."""
+    return f"{prefix(env)}-logs-${{AWS::AccountId}}-${{AWS::Region}}"
+
+
+# Key prefixes in the logs bucket (ELB appends `AWSLogs/<account>/...` itself).
+ALB_LOGS_PREFIX = "alb"
+ARTIFACTS_LOGS_PREFIX = "s3/artifacts/"
+
+
 def artifacts_prefix(env: Environment) -> str:
     """Key prefix of the environment's templates in the artifacts bucket."""
     return f"{env.project}/{env.name}"
@@ -106,6 +118,10 @@ def image_tag_parameter(service: Service) -> str:
 
 ARTIFACTS_BUCKET_PARAMETER = "ArtifactsBucket"
 ARTIFACTS_PREFIX_PARAMETER = "ArtifactsPrefix"
+LOGS_KEY_PARAMETER = "LogsKeyArn"
+# The root stack's output the deploy passes as the change set's rollback triggers (a
+# comma-separated list of composite alarm ARNs, at most five: CloudFormation's limit).
+ROLLBACK_ALARMS_OUTPUT = "RollbackAlarmArns"
 
 
 # -- physical names ---------------------------------------------------------------------------
@@ -137,6 +153,31 @@ def execution_role(env: Environment, service: Service) -> str:
 
 def task_role(env: Environment, service: Service) -> str:
     return f"{prefix(env)}-{service.discovery_name}-task"
+
+
+def flow_log_group(env: Environment) -> str:
+    return f"/vpc/{prefix(env)}/flow-logs"
+
+
+def flow_logs_role(env: Environment) -> str:
+    return f"{prefix(env)}-flow-logs"
+
+
+def alb_5xx_alarm(env: Environment) -> str:
+    return f"{prefix(env)}-alb-5xx"
+
+
+def unhealthy_targets_alarm(env: Environment, service: Service) -> str:
+    return f"{prefix(env)}-{service.discovery_name}-unhealthy-targets"
+
+
+def running_tasks_alarm(env: Environment, service: Service) -> str:
+    return f"{prefix(env)}-{service.discovery_name}-running-tasks"
+
+
+def rollback_alarm(env: Environment, n: int) -> str:
+    """The `n`-th (from 1) composite alarm the deploy hands CloudFormation as rollback trigger."""
+    return f"{prefix(env)}-rollback-{n}"
 
 
 def log_group(env: Environment, service: Service) -> str:
@@ -207,6 +248,17 @@ def physical_names(env: Environment) -> list[tuple[str, str, str]]:
             where,
         ),
         ("load balancer", load_balancer(env), where),
+        (
+            "S3 bucket",
+            logs_bucket(env)
+            .replace("${AWS::AccountId}", "1" * 12)
+            .replace("${AWS::Region}", env.region),
+            where,
+        ),
+        ("log group", flow_log_group(env), where),
+        ("IAM role", flow_logs_role(env), where),
+        ("alarm", alb_5xx_alarm(env), where),
+        ("alarm", rollback_alarm(env, 5), where),
     ]
     for s in env.services:
         w = f"{where}, service {s.name}"
@@ -217,6 +269,8 @@ def physical_names(env: Environment) -> list[tuple[str, str, str]]:
             ("IAM role", execution_role(env, s), w),
             ("IAM role", task_role(env, s), w),
             ("log group", log_group(env, s), w),
+            ("alarm", unhealthy_targets_alarm(env, s), w),
+            ("alarm", running_tasks_alarm(env, s), w),
         ]
         out += [("secret", secret(env, s, v), w) for v in s.secrets]
     return out

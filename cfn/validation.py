@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from cfn import naming, policies
 from cfn.limits import FARGATE_SIZES, cite
 from cfn.validation_network import network_problems
+from cfn.validation_safety import environment_problems, service_problems
 
 if TYPE_CHECKING:
     from cfn.config import EnvironmentSettings, Platform, Service, ServiceSizing
@@ -96,7 +97,7 @@ def check_service(where: str, s: Service) -> list[str]:
             problems.append(f"{where}: task_role_actions entry {a!r} grants a whole service")
     if s.task_role_actions and not s.task_role_resources:
         problems.append(f"{where}: task_role_actions needs task_role_resources (ARNs)")
-    return problems
+    return problems + service_problems(where, s)
 
 
 def _repository(where: str, repo: str) -> list[str]:
@@ -274,7 +275,7 @@ def check_environment(where: str, e: EnvironmentSettings) -> list[str]:
                 f"{where}: certificate_arn is in {arn['region']}, the load balancer in {e.region}; "
                 f"request or import the certificate in {e.region} {cite('certificate')}"
             )
-    return problems + network_problems(where, e)
+    return problems + network_problems(where, e) + environment_problems(where, e)
 
 
 # -- what is built from everything: physical names, IAM policies ---------------------------------

@@ -212,7 +212,8 @@ def test_failed_write_part_way_puts_every_file_back(monkeypatch, tmp_path, platf
 
 @pytest.fixture
 def log_group_without_retention(monkeypatch):
-    """Make the dev network template carry a log group without retention (E9003)."""
+    """Make the dev network template carry a log group without retention (E9003); encrypted,
+    so that E9003 is its only finding."""
     from troposphere import logs
 
     from cfn import render
@@ -222,7 +223,9 @@ def log_group_without_retention(monkeypatch):
 
     def broken(env):
         t = real_build(env)
-        t.add_resource(logs.LogGroup("Forever"))
+        t.add_resource(
+            logs.LogGroup("Forever", KmsKeyId="arn:aws:kms:eu-west-1:123456789012:key/k")
+        )
         return t
 
     monkeypatch.setattr(render.network, "build", broken)

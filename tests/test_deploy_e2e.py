@@ -18,7 +18,7 @@ from cfn import cli, config, naming
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
 from cfn.deploy.errors import DeployError
-from cfn.localaws import local_aws
+from cfn.localaws import hosted_zone, local_aws
 from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
 
 SECRET_VALUE = "sk-test-do-not-print-0123456789"
@@ -93,6 +93,13 @@ def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
     create_secrets(aws, env)
     push_images(aws)
+    create_zone(config.load().env(env))
+
+
+def create_zone(env: config.Environment) -> None:
+    """An environment with a domain names its Route 53 zone: it must exist in the account."""
+    if env.hosted_zone_id:
+        hosted_zone(env.hosted_zone_id, env.domain_name)
 
 
 def test_bootstrap_creates_the_artifacts_bucket_and_is_idempotent(aws):
@@ -138,7 +145,10 @@ def test_plan_execute_plan_again_and_a_new_image_tag(aws, tmp_path):
     nested += [naming.service_stack_id(s) for s in SERVICES]
     for stack in nested:
         assert f"+ Add     {stack} " in r.stdout
-    assert f"Summary: {len(nested)} to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
+    # Everything in the root: the nested stacks and the composite rollback alarm(s).
+    root = json.loads((TEMPLATES / "dev" / naming.ROOT_TEMPLATE).read_text())
+    added = len(root["Resources"])
+    assert f"Summary: {added} to add, 0 to modify (0 replaced), 0 to remove" in r.stdout
     assert (
         "console.aws.amazon.com/cloudformation/home?region=eu-west-1#/stacks/changesets" in r.stdout
     )
@@ -587,7 +597,9 @@ def test_diff_is_read_only_and_says_which_stack_and_resource_differ(aws, tmp_pat
 
     r = deploy(aws, "diff", "--env", "dev")
     assert r.exit_code == 0, r.output
-    stacks = 1 + len(json.loads((TEMPLATES / "dev" / "root.json").read_text())["Resources"])
+    root = json.loads((TEMPLATES / "dev" / "root.json").read_text())
+    nested = [r for r in root["Resources"].values() if r["Type"] == "AWS::CloudFormation::Stack"]
+    stacks = 1 + len(nested)
     assert r.stdout.strip() == (
         f"no differences: {stacks} stack(s) of dev match the committed templates"
     )

@@ -56,6 +56,7 @@ def set_secrets(aws, env, value: str = VALUE) -> list:
 def deployed(aws, env, tmp_path, tag: str = "1a2b3c4"):
     """Bootstrap, set the secrets, plan and execute `env`; return every command's result."""
     results = [deploy(aws, "bootstrap", "--env", env.name), *set_secrets(aws, env)]
+    e2e.create_zone(env)
     plan_file = tmp_path / f"{env.name}.json"
     results.append(
         deploy(aws, "plan", "--env", env.name, *tag_args(env, tag), "--plan-out", str(plan_file))

@@ -99,7 +99,7 @@ def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, p
     assert (egress["FromPort"], egress["ToPort"]) == port_range(env)
     assert egress["CidrIp"] == {"Ref": "VpcCidr"}
     # Services attach their rules to HTTPS when there is a certificate, else to HTTP.
-    listener = "HttpsListener" if env.certificate_arn else "HttpListener"
+    listener = "HttpsListener" if env.https else "HttpListener"
     assert t["Outputs"]["ListenerArn"]["Value"] == {"Ref": listener}
     (default,) = t["Resources"][listener]["Properties"]["DefaultActions"]
     assert default["Type"] == "fixed-response"
@@ -110,6 +110,7 @@ def test_alb_is_public_with_its_own_security_group_and_a_404_default(env_name, p
         "LoadBalancerDnsName",
         "LoadBalancerFullName",
         "LoadBalancerUrl",
+        "Alb5xxAlarmArn",
     }
 
 
@@ -130,7 +131,10 @@ def test_protected_environments_keep_their_load_balancer_and_data(platform, temp
 def test_certificate_turns_on_https_and_http_redirects(raw, certificate):
     arn = "arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012"
     env_name = next(iter(raw["environments"]))
-    raw["environments"][env_name]["certificate_arn"] = arn if certificate else ""
+    table = raw["environments"][env_name]
+    table.update(certificate_arn=arn if certificate else "", domain_name="", hosted_zone_id="")
+    # Without HTTPS, only a non-protected environment with a recorded reason builds.
+    table.update(allow_http_only=not certificate, http_only_reason="a test", protected=False)
     t = built(edge.build(config.from_dict(raw).env(env_name)))
     (http_default,) = t["Resources"]["HttpListener"]["Properties"]["DefaultActions"]
     if not certificate:
@@ -589,7 +593,9 @@ def test_every_service_has_one_log_group_with_retention(platform, templates):
         for lg in resources_of(t, "AWS::Logs::LogGroup").values():
             assert lg["Properties"]["RetentionInDays"] > 0, path
             groups += 1
-    assert groups == sum(len(e.services) for e in platform.environments.values())
+    # One per service, and the VPC flow logs' where the environment keeps them.
+    envs = platform.environments.values()
+    assert groups == sum(len(e.services) + e.flow_logs for e in envs)
 
 
 def test_every_template_parameter_and_output_has_a_description(templates):

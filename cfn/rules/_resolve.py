@@ -154,3 +154,18 @@ def template_size(cfn: Any) -> int:
     if filename and os.path.isfile(filename):
         return os.path.getsize(filename)
     return serialised_size(cfn.template)
+
+
+def project_metadata(template: dict[str, Any]) -> dict[str, Any]:
+    """The template's `Metadata.InsightXI` (the environment's settings), or {}."""
+    metadata = template.get("Metadata")
+    found = metadata.get("InsightXI") if isinstance(metadata, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def opted_out(template: dict[str, Any], part: str) -> bool:
+    """Whether the template records an opt-out of `part` with a reason (`OptOuts.<part>`): an
+    explicit, explained choice is not a finding; a missing reason is not an opt-out."""
+    opt_outs = project_metadata(template).get("OptOuts")
+    reason = opt_outs.get(part) if isinstance(opt_outs, dict) else None
+    return isinstance(reason, str) and bool(reason.strip())

@@ -14,16 +14,34 @@ def new_template(env: Environment, what: str) -> Template:
     t = Template()
     t.set_version(TEMPLATE_FORMAT)
     t.set_description(f"InsightXI {env.name}: {what}")
-    # Read by the project's cfn-lint rule W9013 (stateful resources retained where asked).
-    t.set_metadata(
-        {
-            "InsightXI": {
-                "Environment": env.name,
-                "RetainStatefulResources": env.retain_stateful_resources,
-            }
-        }
-    )
+    # Read by the project's cfn-lint rules: W9013 (stateful resources retained where asked),
+    # E9016 (protected: HTTP only redirects) and the opt-outs E9014/E9015 accept as recorded.
+    t.set_metadata({"InsightXI": template_metadata(env)})
     return t
+
+
+def opt_outs(env: Environment) -> dict[str, str]:
+    """The safety envelope's parts the environment turns off, each with its recorded reason."""
+    off = {
+        "KmsLogEncryption": not env.kms_log_encryption,
+        "AccessLogs": not env.access_logs,
+        "FlowLogs": not env.flow_logs,
+    }
+    found = {k: env.cost_opt_out_reason for k, is_off in off.items() if is_off}
+    if env.allow_http_only:
+        found["HttpsOnly"] = env.http_only_reason
+    return dict(sorted(found.items()))
+
+
+def template_metadata(env: Environment) -> dict[str, object]:
+    meta: dict[str, object] = {
+        "Environment": env.name,
+        "Protected": env.protected,
+        "RetainStatefulResources": env.retain_stateful_resources,
+    }
+    if opt_outs(env):
+        meta["OptOuts"] = opt_outs(env)
+    return meta
 
 
 def add_output(t: Template, name: str, value: object, description: str) -> Output:

@@ -1,4 +1,7 @@
-"""Bootstrap template (stack `<project>-<env>-bootstrap`): the artifacts bucket.
+"""Bootstrap template (stack `<project>-<env>-bootstrap`): the artifacts bucket and, unless the
+environment opts out of access logs, the logs bucket (`cfn.stacks.audit`) that receives the
+artifacts bucket's server access logs and the load balancer's access logs (the edge stack
+names it; the bootstrap stack exists before any root stack).
 
 Builds the S3 bucket that holds the environment's templates (`bin/deploy plan` uploads them
 there under content-addressed keys): versioned, encrypted at rest, every kind of public access
@@ -6,7 +9,7 @@ blocked, objects owned by the bucket owner (no ACLs), a bucket policy that denie
 made over TLS, and a lifecycle rule that expires old versions and abandoned uploads. The bucket
 is retained when the stack is deleted: it is the deploy history.
 
-Outputs: ArtifactsBucketName.
+Outputs: ArtifactsBucketName, LogsBucketName (with access logs).
 """
 
 from __future__ import annotations
@@ -17,13 +20,27 @@ from troposphere import GetAtt, Ref, Sub, Template, s3
 
 from cfn import naming
 from cfn.config import Environment
+from cfn.stacks import audit
 from cfn.stacks._common import add_output, new_template
 
 OLD_VERSIONS_DAYS = 90
 
 
-def artifacts_bucket(env: Environment) -> s3.Bucket:
-    """Versioned, encrypted, private, owner-enforced; old versions expire; retained on delete."""
+def artifacts_bucket(env: Environment, logs: s3.Bucket | None = None) -> s3.Bucket:
+    """Versioned, encrypted, private, owner-enforced; old versions expire; retained on delete;
+    its server access logs go to the logs bucket when there is one."""
+    logging = (
+        {
+            "LoggingConfiguration": s3.LoggingConfiguration(
+                DestinationBucketName=Ref(logs), LogFilePrefix=naming.ARTIFACTS_LOGS_PREFIX
+            )
+        }
+        if logs is not None
+        else {}
+    )
+    suppressed = [audit.NO_EVENTS, audit.NO_OBJECT_LOCK]
+    if logs is None:
+        suppressed.append(("CT.S3.PR.2", f"access logs turned off: {env.cost_opt_out_reason}"))
     return s3.Bucket(
         "ArtifactsBucket",
         BucketName=Sub(naming.artifacts_bucket(env)),
@@ -61,8 +78,10 @@ def artifacts_bucket(env: Environment) -> s3.Bucket:
             ]
         ),
         Tags=naming.tags(env),
+        Metadata=audit.guard_suppressions(*suppressed),
         DeletionPolicy="Retain",
         UpdateReplacePolicy="Retain",
+        **logging,
     )
 
 
@@ -89,8 +108,14 @@ def tls_only_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
 
 
 def build(env: Environment) -> Template:
-    t = new_template(env, f"bootstrap stack {naming.bootstrap_stack(env)}: the artifacts bucket")
-    bucket = t.add_resource(artifacts_bucket(env))
+    t = new_template(env, f"bootstrap stack {naming.bootstrap_stack(env)}: artifacts and logs")
+    logs = None
+    if env.access_logs:
+        logs = t.add_resource(audit.logs_bucket(env))
+        t.add_resource(audit.logs_bucket_policy(env, logs))
+    bucket = t.add_resource(artifacts_bucket(env, logs))
     t.add_resource(tls_only_policy(bucket))
     add_output(t, "ArtifactsBucketName", Ref(bucket), "Bucket holding the nested templates")
+    if logs is not None:
+        add_output(t, "LogsBucketName", Ref(logs), "Bucket receiving the access logs")
     return t

@@ -6,9 +6,13 @@ namespace (`insightxi.local`, seed) in the VPC; and the services' security group
 HTTPS to anywhere (ECR, Secrets Manager, CloudWatch Logs, the SportMonks API, through the NAT)
 and the service ports inside the VPC (service-to-service calls); its ingress is the service
 ports from the ALB's security group and from itself, as one port range (see
-`service_port_range`: one rule per port would not scale past 30 services).
+`service_port_range`: one rule per port would not scale past 30 services). The environment's
+audit trails (`cfn.stacks.audit`) live here too: the customer managed KMS key that encrypts
+every log group, and the VPC flow logs with their log group and role (the cluster stack is the
+first that has the VPC and comes before every service).
 
-Outputs: ClusterName, ClusterArn, NamespaceId, NamespaceArn, ServiceSecurityGroupId.
+Outputs: ClusterName, ClusterArn, NamespaceId, NamespaceArn, ServiceSecurityGroupId, and
+LogsKeyArn with KMS log encryption.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from troposphere import GetAtt, Parameter, Ref, Template, ec2, ecs, servicedisco
 
 from cfn import naming
 from cfn.config import Environment
+from cfn.stacks import audit
 from cfn.stacks._common import (
     add_output,
     add_parameter,
@@ -127,9 +132,16 @@ def build(env: Environment) -> Template:
     for rule in service_ingress(env, sg, alb_sg):
         t.add_resource(rule)
 
+    key = t.add_resource(audit.logs_key(env)) if env.kms_log_encryption else None
+    if env.flow_logs:
+        for resource in audit.flow_logs(env, vpc_id, key):
+            t.add_resource(resource)
+
     add_output(t, "ClusterName", Ref(cluster), "Name of the ECS cluster")
     add_output(t, "ClusterArn", GetAtt(cluster, "Arn"), "ARN of the ECS cluster")
     add_output(t, "NamespaceId", GetAtt(ns, "Id"), "ID of the Cloud Map namespace")
     add_output(t, "NamespaceArn", GetAtt(ns, "Arn"), "ARN of the Cloud Map namespace")
     add_output(t, "ServiceSecurityGroupId", Ref(sg), "Security group of the services' tasks")
+    if key is not None:
+        add_output(t, naming.LOGS_KEY_PARAMETER, GetAtt(key, "Arn"), "KMS key of the log groups")
     return t

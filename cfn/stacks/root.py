@@ -9,18 +9,23 @@ Each nested `TemplateURL` ends in the SHA-256 of that nested template's rendered
 URL of a part changes exactly when its template does: a change set then touches only the parts
 that changed (a new image tag touches one service's stack only).
 
+The root also holds the environment's composite rollback alarms (`cfn.stacks.alarms`) over the
+nested stacks' alarms.
+
 Outputs: the platform's URL, the cluster's name and the network's ids, passed on for people and
-tools that read the root stack.
+tools that read the root stack; RollbackAlarmArns, the rollback triggers `bin/deploy plan`
+passes to CloudFormation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from troposphere import GetAtt, Ref, Sub, Template, cloudformation
+from troposphere import GetAtt, Join, Ref, Sub, Template, cloudformation
 
 from cfn import naming
 from cfn.config import Environment, Service
+from cfn.stacks import alarms
 from cfn.stacks._common import add_output, add_parameter, new_template
 
 
@@ -114,12 +119,17 @@ def service_stack(
         ConstraintDescription="an ECR image tag other than 'latest'",
     )
     network, edge, cluster = (shared[k] for k in (naming.NETWORK, naming.EDGE, naming.CLUSTER))
+    key: dict[str, object] = {}
+    if env.kms_log_encryption:
+        key[naming.LOGS_KEY_PARAMETER] = _out(cluster, naming.LOGS_KEY_PARAMETER)
     return nested_stack(
         t,
         env,
         naming.service_stack_id(service),
         template_hash,
         {
+            **key,
+            "LoadBalancerFullName": _out(edge, "LoadBalancerFullName"),
             "ImageTag": Ref(tag),
             "ClusterName": _out(cluster, "ClusterName"),
             "VpcId": _out(network, "VpcId"),
@@ -148,8 +158,17 @@ def build(env: Environment, template_hashes: Mapping[str, str]) -> Template:
     t = new_template(env, f"root stack {naming.root_stack(env)}, nesting every part")
     _artifacts_parameters(t, env)
     shared = shared_stacks(t, env, template_hashes)
-    for service in env.services:
+    services = [
         service_stack(t, env, service, template_hashes[naming.service_stack_id(service)], shared)
+        for service in env.services
+    ]
     for stack, name, description in PASSED_ON_OUTPUTS:
         add_output(t, name, _out(shared[stack], name), description)
+    rollback = [t.add_resource(c) for c in alarms.composites(env, [shared[naming.EDGE], *services])]
+    add_output(
+        t,
+        naming.ROLLBACK_ALARMS_OUTPUT,
+        Join(",", [GetAtt(c, "Arn") for c in rollback]),
+        "Rollback triggers: composite alarms over every rollback alarm (comma-separated ARNs)",
+    )
     return t

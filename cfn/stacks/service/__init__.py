@@ -10,9 +10,11 @@ template from one partial per concern), each in its own module:
   (only what config grants), both trusting ECS tasks of this account only;
 - `routing`: the target group and listener rule (from the ALB), the Cloud Map service (from the
   other services);
-- `running`: the ECS service and its CPU target-tracking autoscaling.
+- `running`: the ECS service and its CPU target-tracking autoscaling;
+- `cfn.stacks.alarms`: the rollback alarms (unhealthy targets, running tasks below minimum).
 
-Outputs: ServiceName, TargetGroupArn, LogGroupName, DiscoveryHost.
+Outputs: ServiceName, TargetGroupArn, LogGroupName, DiscoveryHost, UnhealthyTargetsAlarmArn,
+RunningTasksAlarmArn.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from troposphere import GetAtt, Ref, Template
 
 from cfn import naming
 from cfn.config import Environment, Service
+from cfn.stacks import alarms
 from cfn.stacks._common import add_output, new_template
 from cfn.stacks.service import roles, routing, running, task
 from cfn.stacks.service.inputs import parameters
@@ -28,8 +31,8 @@ from cfn.stacks.service.inputs import parameters
 
 def build(env: Environment, service: Service) -> Template:
     t = new_template(env, f"service {service.name} (Fargate, ALB target, discovery, scaling)")
-    inputs = parameters(t, service)
-    logs_to = t.add_resource(task.log_group(env, service))
+    inputs = parameters(t, env, service)
+    logs_to = t.add_resource(task.log_group(env, service, inputs.logs_key))
     execution = t.add_resource(roles.execution_role(env, service))
     application = t.add_resource(roles.task_role(env, service))
     task_definition = t.add_resource(
@@ -43,6 +46,10 @@ def build(env: Environment, service: Service) -> Template:
     )
     for resource in running.autoscaling(env, service):
         t.add_resource(resource)
+    unhealthy = t.add_resource(
+        alarms.unhealthy_targets(env, service, inputs.load_balancer, targets)
+    )
+    too_few = t.add_resource(alarms.running_tasks(env, service, inputs.cluster))
 
     add_output(t, "ServiceName", GetAtt(ecs_service, "Name"), "Name of the ECS service")
     add_output(t, "TargetGroupArn", Ref(targets), "ARN of the service's target group")
@@ -53,4 +60,8 @@ def build(env: Environment, service: Service) -> Template:
         naming.discovery_host(env, service),
         "Host name other services reach this one by",
     )
+    add_output(
+        t, "UnhealthyTargetsAlarmArn", GetAtt(unhealthy, "Arn"), "Rollback alarm: unhealthy targets"
+    )
+    add_output(t, "RunningTasksAlarmArn", GetAtt(too_few, "Arn"), "Rollback alarm: too few tasks")
     return t

@@ -1,5 +1,5 @@
 """The service template's parameters: its image tag, and what the root stack passes in from the
-network, edge and cluster stacks."""
+network, edge and cluster stacks (with KMS log encryption, the key of the log group)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import NamedTuple
 from troposphere import Parameter, Template
 
 from cfn import naming
-from cfn.config import Service
+from cfn.config import Environment, Service
 from cfn.stacks._common import add_parameter
 
 
@@ -21,9 +21,11 @@ class Inputs(NamedTuple):
     security_group: Parameter
     listener: Parameter
     namespace: Parameter
+    load_balancer: Parameter
+    logs_key: Parameter | None
 
 
-def parameters(t: Template, service: Service) -> Inputs:
+def parameters(t: Template, env: Environment, service: Service) -> Inputs:
     """Declare the parameters on `t`."""
     add_parameter(
         t,
@@ -49,4 +51,10 @@ def parameters(t: Template, service: Service) -> Inputs:
         ),
         listener=add_parameter(t, "ListenerArn", "Listener the service's rule is attached to"),
         namespace=add_parameter(t, "NamespaceId", "Cloud Map namespace the service registers in"),
+        load_balancer=add_parameter(
+            t, "LoadBalancerFullName", "Full name of the load balancer (alarm dimension)"
+        ),
+        logs_key=add_parameter(t, naming.LOGS_KEY_PARAMETER, "KMS key of the log group")
+        if env.kms_log_encryption
+        else None,
     )

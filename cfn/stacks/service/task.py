@@ -3,27 +3,40 @@
 The single container runs the image from the service's ECR repository at the tag given as the
 `ImageTag` parameter (never `latest`), with plain environment variables from config, secrets from
 Secrets Manager by name (never a value), the discovery URLs of the services it depends on, and
-awslogs into the service's log group.
+awslogs into the service's log group (encrypted with the environment's KMS key unless config
+opts out). The container is hardened: it runs as the config's non-root `user`, on a read-only
+root filesystem with a task volume mounted at each of the service's `writable_paths`, and with
+a memory hard limit (the task's memory).
 """
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, ecs, iam, logs
+from troposphere import GetAtt, Parameter, Ref, Sub, ecs, iam, logs
 
 from cfn import naming, policies
 from cfn.config import Environment, Service
 from cfn.stacks._common import retain_policies
+from cfn.stacks.audit import log_group_metadata
 
 
-def log_group(env: Environment, service: Service) -> logs.LogGroup:
-    """`/ecs/<project>-<env>/<service>`, kept for the environment's retention."""
+def log_group(env: Environment, service: Service, key: Parameter | None) -> logs.LogGroup:
+    """`/ecs/<project>-<env>/<service>`, kept for the environment's retention, encrypted with
+    the environment's key (`key`: None when config opts out)."""
+    encrypted = {"KmsKeyId": Ref(key)} if key is not None else {}
     return logs.LogGroup(
         "LogGroup",
         LogGroupName=naming.log_group(env, service),
         RetentionInDays=env.log_retention_days,
         Tags=naming.tags(env, service),
+        **encrypted,
+        **log_group_metadata(env),
         **retain_policies(env),
     )
+
+
+def volume_name(path: str) -> str:
+    """The task volume mounted at `path`: `/var/cache/app` -> `writable-var-cache-app`."""
+    return "writable-" + "".join(c if c.isalnum() else "-" for c in path.strip("/")).lower()
 
 
 def container_environment(env: Environment, service: Service) -> dict[str, str]:
@@ -44,6 +57,14 @@ def container_definition(
         Name=service.name,
         Image=Sub(f"{naming.image_repository_uri(service)}:${{ImageTag}}"),
         Essential=True,
+        User=service.user,
+        ReadonlyRootFilesystem=True,
+        # The hard limit: the container is stopped rather than the task starved.
+        Memory=env.sizing_of(service).memory,
+        MountPoints=[
+            ecs.MountPoint(SourceVolume=volume_name(p), ContainerPath=p, ReadOnly=False)
+            for p in service.writable_paths
+        ],
         PortMappings=[ecs.PortMapping(ContainerPort=service.port, Protocol="tcp", Name="http")],
         Environment=[
             ecs.Environment(Name=k, Value=v) for k, v in container_environment(env, service).items()
@@ -85,5 +106,7 @@ def task_definition(
         ExecutionRoleArn=GetAtt(execution, "Arn"),
         TaskRoleArn=GetAtt(application, "Arn"),
         ContainerDefinitions=[container_definition(env, service, logs_to)],
+        # Fargate task storage, private to the task: the only places the container writes.
+        Volumes=[ecs.Volume(Name=volume_name(p)) for p in service.writable_paths],
         Tags=naming.tags(env, service),
     )
