@@ -64,7 +64,9 @@ def corpus(rendered: list[RenderedTemplate]) -> list[RenderedTemplate]:
 
 def _findings(corpus: list[RenderedTemplate]) -> list[tuple[Any, ...]]:
     found = lint.lint(corpus, cache_dir=None)
-    return [(f.path, f.line, f.column, f.line_end, f.column_end, f.rule_id, f.message) for f in found]
+    return [
+        (f.path, f.line, f.column, f.line_end, f.column_end, f.rule_id, f.message) for f in found
+    ]
 
 
 def test_reused_validator_classes_give_the_same_findings(corpus, rendered):
