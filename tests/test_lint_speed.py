@@ -6,14 +6,24 @@ from __future__ import annotations
 
 import copy
 import json
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cfn import lint, lintpatch
+from cfn import config, lint, lintpatch, naming, render, watch
 from cfn.render import RenderedTemplate
+from cfn.summary import BuildResult
+from tests.conftest import PROJECT_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 
@@ -120,3 +130,132 @@ def test_a_memoised_class_is_reused_only_for_equal_arguments():
     assert validators.create(validators={"type": abs}, function_filter=FunctionFilter()) is not a
     other_filter = FunctionFilter(add_cfn_lint_keyword=False)
     assert validators.create(validators={"type": len}, function_filter=other_filter) is not a
+
+
+# -- bin/build-templates --watch ----------------------------------------------------------------
+
+
+class Watcher:
+    """`bin/build-templates --watch` running in a copy of the project; its output read as it
+    comes, each wait bounded by a deadline."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(root / "bin" / "build-templates"), "--watch"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
+            threading.Thread(target=self._pump, args=(stream, tag), daemon=True).start()
+
+    def _pump(self, stream: Any, tag: str) -> None:
+        for line in stream:
+            self._queue.put(f"{tag}: {line.rstrip()}")
+
+    def wait_for(self, needle: str, timeout: float = 120) -> list[str]:
+        """Every line up to and including the first (not yet read) one containing `needle`."""
+        deadline = time.monotonic() + timeout
+        got: list[str] = []
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {needle!r} within {timeout} s; saw {got}") from None
+            got.append(line)
+            self.lines.append(line)
+            if needle in line:
+                return got
+
+    def rebuild(self) -> set[str]:
+        """The files the next rebuild wrote, as it printed them on stdout (which is read apart
+        from stderr, so its lines may come after the stderr line that counts them)."""
+        lines = self.wait_for("rebuilt in")
+        count = int(re.search(r"(\d+) file\(s\) written", lines[-1]).group(1))
+        written = _written(lines)
+        while len(written) < count:
+            written |= _written(self.wait_for("out: wrote "))
+        return written
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    skip = shutil.ignore_patterns("__pycache__")
+    for name in ("bin", "cfn", "templates", "docs"):
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
+    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
+    return root
+
+
+def _raise_max_count(config_file: Path, env: str) -> None:
+    """`max_count` of `env`'s service defaults plus one, edited in the file's text."""
+    text = config_file.read_text()
+    header = text.index(f"[environments.{env}.service_defaults]")
+    match = re.compile(r"^max_count = (\d+)$", re.M).search(text, header)
+    assert match, "the service defaults set max_count"
+    edited = f"max_count = {int(match.group(1)) + 1}"
+    config_file.write_text(text[: match.start()] + edited + text[match.end() :])
+
+
+def _written(lines: list[str]) -> set[str]:
+    return {line.split("wrote ", 1)[1] for line in lines if line.startswith("out: wrote ")}
+
+
+def test_watch_rebuilds_on_each_save_of_the_config_and_of_a_stack_module(project_copy, rendered):
+    envs = list(dict.fromkeys(r.env for r in rendered))
+    watcher = Watcher(project_copy)
+    try:
+        watcher.wait_for("watching")
+        # A value of one environment: exactly the templates the code renders differently.
+        config_file = project_copy / "cfn" / "insightxi.toml"
+        _raise_max_count(config_file, envs[0])
+        now = {r.path: r.text for r in render.render(config.load(config_file))}
+        expected = {f"templates/{r.path}" for r in rendered if now[r.path] != r.text}
+        assert expected and all(p.startswith(f"templates/{envs[0]}/") for p in expected)
+        written = watcher.rebuild()
+        assert {w for w in written if w.endswith(".json")} == expected, watcher.lines
+
+        # A stack module saved with a change: the next build renders the code on disk.
+        cluster = project_copy / "cfn" / "stacks" / "cluster.py"
+        cluster.write_text(
+            cluster.read_text()
+            + "\n\n_build_as_before = build\n\n\ndef build(*args, **kwargs):\n"
+            + "    t = _build_as_before(*args, **kwargs)\n"
+            + '    t.set_description("edited while watching")\n    return t\n'
+        )
+        written = watcher.rebuild()
+        cluster_file = naming.template_file(naming.CLUSTER)
+        assert {f"templates/{env}/{cluster_file}" for env in envs} <= written, watcher.lines
+        for env in envs:
+            text = (project_copy / "templates" / env / cluster_file).read_text()
+            assert '"Description": "edited while watching"' in text
+    finally:
+        watcher.proc.send_signal(signal.SIGINT)
+        try:
+            watcher.proc.wait(timeout=30)
+        finally:
+            watcher.proc.kill()
+    rest = watcher.wait_for("stopped watching", timeout=10)
+    assert watcher.proc.returncode == 0
+    assert [line for line in watcher.lines if "Traceback" in line] == [], rest
+
+
+def test_watch_shows_the_findings_added_and_removed():
+    def result(*findings: lint.Finding, written: tuple[str, ...] = ()) -> BuildResult:
+        return BuildResult("write", ("dev",), True, (), findings=findings, written=written)
+
+    kept = lint.Finding("templates/dev/a.json", 3, 1, "E3002", "kept")
+    gone = lint.Finding("templates/dev/a.json", 5, 1, "W9007", "fixed")
+    new = lint.Finding("templates/dev/b.json", 7, 2, "E3012", "new")
+    before = result(kept, gone)
+    after = result(kept, new, written=("templates/dev/b.json",))
+    assert watch.changes(before, after) == [
+        "wrote templates/dev/b.json",
+        f"+ {new}",
+        f"- {gone}",
+    ]
+    assert watch.changes(after, result(kept, new)) == []
