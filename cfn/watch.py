@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
@@ -82,6 +82,16 @@ def _one_build(request: Any) -> tuple[Any, str | None]:
         return None, f"error: the build failed: {type(exc).__name__}: {exc}"
 
 
+def _warm_up(rendered: Sequence[Any]) -> None:
+    """Lint the smallest template of each region once in this process, uncached: the first build
+    linted in forked workers, so cfn-lint's lazily loaded schema data would otherwise be loaded
+    here on the first save (about a second)."""
+    smallest: dict[str, Any] = {}
+    for t in sorted(rendered, key=lambda t: t.size):
+        smallest.setdefault(t.region, t)
+    lint.lint(list(smallest.values()), cache_dir=None, jobs=1)
+
+
 def changes(before: Any, after: Any) -> list[str]:
     """What a person needs to see after a rebuild: files written, findings added or removed."""
     lines = [f"wrote {name}" for name in after.written]
@@ -106,6 +116,8 @@ def run(
         last, error = _one_build(request)
         if first is not None and last is not None:
             first(last)
+        if last is not None and request.lint:
+            _warm_up(last.rendered)
         if error:
             print(error, file=err, flush=True)
         seen = stamps(watched(config_path))
