@@ -65,10 +65,12 @@ def _fresh_modules() -> Any:
     return importlib.import_module("cfn.build")
 
 
-def _one_build(request: Any) -> tuple[Any, str | None]:
-    """(the BuildResult, None), or (None, the one-line error) when the build cannot be done."""
+def _one_build(request: Any, code_changed: bool = True) -> tuple[Any, str | None]:
+    """(the BuildResult, None), or (None, the one-line error) when the build cannot be done.
+    `code_changed`: a Python file was saved, so the package is imported afresh (a save of the
+    configuration alone keeps the modules: it is data, read by every build)."""
     try:
-        build = _fresh_modules()
+        build = _fresh_modules() if code_changed else importlib.import_module("cfn.build")
         from cfn import config
     except Exception as exc:  # a module saved half-edited (a syntax error): keep watching
         return None, f"error: cannot import the package: {type(exc).__name__}: {exc}"
@@ -129,24 +131,23 @@ def run(
             if now == seen:
                 continue
             started = time.perf_counter()
-            rules_changed = any(
-                p.is_relative_to(paths.RULES_DIR) for p, _ in set(now.items()) ^ set(seen.items())
-            )
+            changed = {p for p, _ in set(now.items()) ^ set(seen.items())}
             seen = now
-            last = _rebuild(request, last, rules_changed, started, out, err)
+            last = _rebuild(request, last, changed, started, out, err)
     except KeyboardInterrupt:
         print("stopped watching", file=err, flush=True)
         return 0
 
 
 def _rebuild(
-    request: Any, last: Any, rules_changed: bool, started: float, out: TextIO, err: TextIO
+    request: Any, last: Any, changed: set[Path], started: float, out: TextIO, err: TextIO
 ) -> Any:
-    """One rebuild after a save; prints what changed; returns the result to compare with next."""
-    if rules_changed:
+    """One rebuild after a save of `changed`; prints what changed in the result; returns the
+    result to compare with next."""
+    if any(p.is_relative_to(paths.RULES_DIR) for p in changed):
         lint._rules.cache_clear()
         lint._rules_source_hash.cache_clear()
-    result, error = _one_build(request)
+    result, error = _one_build(request, code_changed=any(p.suffix == ".py" for p in changed))
     elapsed = time.perf_counter() - started
     if error:
         print(error, file=err, flush=True)
