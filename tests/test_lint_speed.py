@@ -52,8 +52,8 @@ def _break(template: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def corpus(rendered: list[RenderedTemplate]) -> list[RenderedTemplate]:
-    """Every rendered template, one environment's broken on purpose, and the rule tests'
-    fixtures."""
+    """Every rendered template, four of one environment's broken on purpose, and the rule
+    tests' fixtures."""
     first_env = rendered[0].env
     broken = [
         RenderedTemplate(
@@ -62,8 +62,8 @@ def corpus(rendered: list[RenderedTemplate]) -> list[RenderedTemplate]:
             json.dumps(_break(json.loads(r.text)), indent=2, sort_keys=True) + "\n",
             r.region,
         )
-        for r in rendered
-        if r.env == first_env
+        # The first four kinds (network, edge, cluster, a service): broken ones are slow to lint.
+        for r in [r for r in rendered if r.env == first_env][:4]
     ]
     fixtures = [
         RenderedTemplate("fixtures", p.name, p.read_text(), "eu-west-1")
