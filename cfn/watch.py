@@ -155,9 +155,11 @@ def _rebuild(
     lines = changes(last, result)
     if lines:
         print("\n".join(lines), file=out, flush=True)
-    written = len(result.written)
+    added = sum(line.startswith("+ ") for line in lines)
+    removed = sum(line.startswith("- ") for line in lines)
     print(
-        f"rebuilt in {elapsed:.2f} s: {written} file(s) written, {len(result.findings)} finding(s)",
+        f"rebuilt in {elapsed:.2f} s: {len(result.written)} file(s) written, "
+        f"{len(result.findings)} finding(s) ({added} new, {removed} gone)",
         file=err,
         flush=True,
     )

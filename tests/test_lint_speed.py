@@ -170,15 +170,38 @@ class Watcher:
             if needle in line:
                 return got
 
-    def rebuild(self) -> set[str]:
-        """The files the next rebuild wrote, as it printed them on stdout (which is read apart
-        from stderr, so its lines may come after the stderr line that counts them)."""
+    def rebuild(self) -> tuple[set[str], list[str], list[str]]:
+        """The files the next rebuild wrote and the findings it added and removed, as printed on
+        stdout (read apart from stderr, so those lines may come after the stderr line that
+        counts them)."""
         lines = self.wait_for("rebuilt in")
-        count = int(re.search(r"(\d+) file\(s\) written", lines[-1]).group(1))
-        written = _written(lines)
-        while len(written) < count:
-            written |= _written(self.wait_for("out: wrote "))
-        return written
+        counts = re.search(r"(\d+) file\(s\) written, .*\((\d+) new, (\d+) gone\)", lines[-1])
+        assert counts, lines[-1]
+        expected = sum(int(n) for n in counts.groups())
+        got = [line for line in lines if line.startswith("out: ")]
+        while len(got) < expected:
+            got += [line for line in self.wait_for("out: ") if line.startswith("out: ")]
+        added = [line[len("out: + ") :] for line in got if line.startswith("out: + ")]
+        removed = [line[len("out: - ") :] for line in got if line.startswith("out: - ")]
+        return _written(got), added, removed
+
+
+PROBE_RULE = """
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+
+class WatchProbe(CloudFormationLintRule):
+    id = "E9999"
+    shortdesc = "Probe of the watch test"
+    description = "Finds a template described as edited while watching"
+    source_url = "https://example.com/watch-probe"
+    tags = ["test"]
+
+    def match(self, cfn):
+        if cfn.template.get("Description") == "edited while watching":
+            return [RuleMatch(["Description"], "described as edited while watching")]
+        return []
+"""
 
 
 @pytest.fixture
@@ -216,23 +239,38 @@ def test_watch_rebuilds_on_each_save_of_the_config_and_of_a_stack_module(project
         now = {r.path: r.text for r in render.render(config.load(config_file))}
         expected = {f"templates/{r.path}" for r in rendered if now[r.path] != r.text}
         assert expected and all(p.startswith(f"templates/{envs[0]}/") for p in expected)
-        written = watcher.rebuild()
+        written, added, removed = watcher.rebuild()
         assert {w for w in written if w.endswith(".json")} == expected, watcher.lines
+        assert (added, removed) == ([], [])
 
-        # A stack module saved with a change: the next build renders the code on disk.
+        # A new rule saved in cfn/rules: the rule set is loaded again (it finds nothing yet).
+        (project_copy / "cfn" / "rules" / "WatchProbe.py").write_text(PROBE_RULE)
+        assert watcher.rebuild() == (set(), [], [])
+
+        # A stack module saved with a change: the next build renders the code on disk, and the
+        # finding it now gives is shown as new.
         cluster = project_copy / "cfn" / "stacks" / "cluster.py"
+        as_before = cluster.read_text()
         cluster.write_text(
-            cluster.read_text()
+            as_before
             + "\n\n_build_as_before = build\n\n\ndef build(*args, **kwargs):\n"
             + "    t = _build_as_before(*args, **kwargs)\n"
             + '    t.set_description("edited while watching")\n    return t\n'
         )
-        written = watcher.rebuild()
+        written, added, removed = watcher.rebuild()
         cluster_file = naming.template_file(naming.CLUSTER)
-        assert {f"templates/{env}/{cluster_file}" for env in envs} <= written, watcher.lines
+        cluster_paths = {f"templates/{env}/{cluster_file}" for env in envs}
+        assert cluster_paths <= written, watcher.lines
         for env in envs:
             text = (project_copy / "templates" / env / cluster_file).read_text()
             assert '"Description": "edited while watching"' in text
+        assert {a.split(":")[0] for a in added} == cluster_paths and removed == [], added
+        assert all("E9999 described as edited while watching" in a for a in added)
+
+        # The change undone: the same findings are shown as gone.
+        cluster.write_text(as_before)
+        written, again, removed = watcher.rebuild()
+        assert cluster_paths <= written and again == [] and sorted(removed) == sorted(added)
     finally:
         watcher.proc.send_signal(signal.SIGINT)
         try:
