@@ -297,3 +297,17 @@ def test_watch_shows_the_findings_added_and_removed():
         f"- {gone}",
     ]
     assert watch.changes(after, result(kept, new)) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["--check"], ["--output", "json"], ["--lint-format", "sarif", "--lint-out", "x"]]
+)
+def test_watch_with_an_option_it_cannot_honour_is_a_usage_error(args):
+    from click.testing import CliRunner
+
+    from cfn.cli.build import build_templates
+
+    result = CliRunner().invoke(build_templates, ["--watch", *args])
+    assert result.exit_code == 2
+    assert "--watch writes the templates and shows text" in result.output
+    assert "Traceback" not in result.output

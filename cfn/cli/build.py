@@ -22,7 +22,7 @@ from cfn.fsutil import WriteError, atomic_write
     "build-templates",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: 0 clean; 1 lint findings, --check differences, or a file that cannot "
-    "be written; 2 bad usage or invalid configuration.",
+    "be written; 2 bad usage or invalid configuration. --watch: 0 when stopped with Ctrl-C.",
 )
 @click.option(
     "--env",
