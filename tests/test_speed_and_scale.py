@@ -269,3 +269,20 @@ def test_one_hundred_services_render_within_cloudformation_limits(raw):
     ]
     assert len(composites) == 3 <= 5
     assert len(root["Resources"]) == 103 + len(composites)
+
+
+def test_the_no_change_record_key_follows_cfn_lints_schema_data(tmp_path, monkeypatch):
+    """`cfn-lint --update-specs` writes newer schemas and their version.json to its cache
+    directory: the record of the last build no longer answers."""
+    from cfn import fastbuild
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr("os.path.expanduser", lambda p: p.replace("~", str(tmp_path / "home")))
+    before = fastbuild.key(["--check"])
+    downloaded = tmp_path / "xdg" / "aws" / "cfn-lint" / "schemas"
+    (downloaded / "providers").mkdir(parents=True)
+    (downloaded / "version.json").write_text('{"schema_date": "2099-01-01T00:00:00Z"}')
+    updated = fastbuild.key(["--check"])
+    assert updated != before
+    (downloaded / "version.json").write_text('{"schema_date": "2099-02-01T00:00:00Z"}')
+    assert fastbuild.key(["--check"]) != updated

@@ -22,7 +22,7 @@ from cfn.fsutil import WriteError, atomic_write
     "build-templates",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: 0 clean; 1 lint findings, --check differences, or a file that cannot "
-    "be written; 2 bad usage or invalid configuration.",
+    "be written; 2 bad usage or invalid configuration. --watch: 0 when stopped with Ctrl-C.",
 )
 @click.option(
     "--env",
@@ -80,6 +80,12 @@ from cfn.fsutil import WriteError, atomic_write
     default=None,
     help="File for --lint-format's output (written even when there are no findings).",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Build, then build again on every save of the configuration or of cfn/**/*.py, "
+    "printing only what changed (files written, findings added or removed); Ctrl-C stops.",
+)
 @click.pass_context
 @handle_errors()
 def build_templates(
@@ -93,6 +99,7 @@ def build_templates(
     output_format: str,
     lint_format: str | None,
     lint_out: Path | None,
+    watch: bool,
 ) -> None:
     """Render every environment's CloudFormation templates into templates/<env>/, its
     architecture diagram into docs/architecture/<env>.md and the README's generated sections,
@@ -109,6 +116,11 @@ def build_templates(
         raise click.UsageError(
             "--output json and --lint-format both write to stdout; add --lint-out"
         )
+    if watch and (check or lint_format or output_format == "json"):
+        raise click.UsageError(
+            "--watch writes the templates and shows text: drop --check, "
+            "--lint-format, --lint-out and --output json"
+        )
     request = build.BuildRequest(
         envs=envs,
         mode="check" if check else "write",
@@ -118,6 +130,10 @@ def build_templates(
         out_dir=out_dir,
         use_cache=not no_cache,
     )
+    if watch:
+        from cfn import watch as watcher
+
+        sys.exit(watcher.run(request, first=_show))
     try:
         result = build.run(request)
     except build.UnknownEnvironment as exc:
@@ -136,6 +152,12 @@ def build_templates(
 
         fastbuild.remember(record_key, result, output_format)
     sys.exit(summary.exit_code(result))
+
+
+def _show(result: build.BuildResult) -> None:
+    out, progress = summary.report(result)
+    click.echo(out, nl=False)
+    click.echo(progress, nl=False, err=True)
 
 
 def _lint_report(result: build.BuildResult, lint_format: str, lint_out: Path | None) -> None:

@@ -1,0 +1,313 @@
+"""Lint speed-ups never change findings: with and without each of them, cfn-lint (and the
+project's rules) report the same findings, at the same places, over every rendered template of
+every environment, the rule tests' broken templates, and rendered templates broken on purpose."""
+
+from __future__ import annotations
+
+import copy
+import json
+import queue
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cfn import config, lint, lintpatch, naming, render, watch
+from cfn.render import RenderedTemplate
+from cfn.summary import BuildResult
+from tests.conftest import PROJECT_ROOT
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+
+
+def _break(template: dict[str, Any]) -> dict[str, Any]:
+    """The template with a few errors of the kinds cfn-lint's schema checks report: a wrong type,
+    an unknown property, a missing required property, a Ref and a GetAtt to nothing, an unknown
+    condition; each on a different resource."""
+    t = copy.deepcopy(template)
+    resources = list(t["Resources"].values())
+    mutations = [
+        lambda r: r.setdefault("Properties", {}).update({"NoSuchProperty": True}),
+        lambda r: r.update({"Properties": {}}),
+        lambda r: r.setdefault("Properties", {}).update(
+            {k: 12345 for k, v in r.get("Properties", {}).items() if isinstance(v, str)}
+        ),
+        lambda r: r.update({"Condition": "NoSuchCondition"}),
+        lambda r: r.setdefault("Metadata", {}).update(
+            {"x": {"Ref": "NoSuchThing"}, "y": {"Fn::GetAtt": ["NoSuch", "Arn"]}}
+        ),
+    ]
+    for resource, mutate in zip(resources, mutations, strict=False):
+        mutate(resource)
+    return t
+
+
+@pytest.fixture(scope="module")
+def corpus(rendered: list[RenderedTemplate]) -> list[RenderedTemplate]:
+    """Every rendered template, four of one environment's broken on purpose, and the rule
+    tests' fixtures."""
+    first_env = rendered[0].env
+    broken = [
+        RenderedTemplate(
+            r.env,
+            f"broken-{r.filename}",
+            json.dumps(_break(json.loads(r.text)), indent=2, sort_keys=True) + "\n",
+            r.region,
+        )
+        # The first four kinds (network, edge, cluster, a service): broken ones are slow to lint.
+        for r in [r for r in rendered if r.env == first_env][:4]
+    ]
+    fixtures = [
+        RenderedTemplate("fixtures", p.name, p.read_text(), "eu-west-1")
+        for p in sorted(FIXTURES.glob("*.yaml"))
+    ]
+    return [*rendered, *broken, *fixtures]
+
+
+def _findings(corpus: list[RenderedTemplate]) -> list[tuple[Any, ...]]:
+    found = lint.lint(corpus, cache_dir=None)
+    return [
+        (f.path, f.line, f.column, f.line_end, f.column_end, f.rule_id, f.message) for f in found
+    ]
+
+
+def test_reused_validator_classes_give_the_same_findings(corpus, rendered):
+    first_env = rendered[0].env
+    lint._rules()  # loads the rules and applies the patch
+    from cfnlint.jsonschema import validators
+
+    try:
+        assert lintpatch.apply(), "the installed cfn-lint is the pinned one: the patch applies"
+        patched = _findings(corpus)
+        lint.lint(corpus[:1], cache_dir=None, jobs=1)  # in this process, not in a worker
+        assert validators.create.cache, "the patched create was used"
+        lintpatch.remove()
+        assert not hasattr(validators.create, "cache")
+        plain = _findings(corpus)
+    finally:
+        lintpatch.apply()
+    assert patched == plain
+    # The broken templates do give findings, of more than one rule, in every environment.
+    assert len({f[5] for f in plain}) >= 5
+    assert {f[0].split("/")[1] for f in plain} == {first_env, "fixtures"}
+
+
+def test_the_patch_leaves_another_cfn_lint_version_alone(monkeypatch):
+    from cfnlint.jsonschema import validators
+
+    lintpatch.remove()
+    try:
+        original = validators.create
+        real_version = metadata.version
+        monkeypatch.setattr(
+            metadata,
+            "version",
+            lambda name: "1.59.0" if name == "cfn-lint" else real_version(name),
+        )
+        assert lintpatch.apply() is False
+        assert validators.create is original
+    finally:
+        monkeypatch.undo()
+        lintpatch.apply()
+
+
+def test_a_memoised_class_is_reused_only_for_equal_arguments():
+    lint._rules()
+    from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    assert lintpatch.apply()
+    a = validators.create(validators={"type": len}, function_filter=FunctionFilter())
+    assert validators.create(validators={"type": len}, function_filter=FunctionFilter()) is a
+    assert validators.create(validators={"type": abs}, function_filter=FunctionFilter()) is not a
+    other_filter = FunctionFilter(add_cfn_lint_keyword=False)
+    assert validators.create(validators={"type": len}, function_filter=other_filter) is not a
+
+
+# -- bin/build-templates --watch ----------------------------------------------------------------
+
+
+class Watcher:
+    """`bin/build-templates --watch` running in a copy of the project; its output read as it
+    comes, each wait bounded by a deadline."""
+
+    def __init__(self, root: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(root / "bin" / "build-templates"), "--watch"],
+            cwd=root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str] = queue.Queue()
+        for stream, tag in ((self.proc.stdout, "out"), (self.proc.stderr, "err")):
+            threading.Thread(target=self._pump, args=(stream, tag), daemon=True).start()
+
+    def _pump(self, stream: Any, tag: str) -> None:
+        for line in stream:
+            self._queue.put(f"{tag}: {line.rstrip()}")
+
+    def wait_for(self, needle: str, timeout: float = 120) -> list[str]:
+        """Every line up to and including the first (not yet read) one containing `needle`."""
+        deadline = time.monotonic() + timeout
+        got: list[str] = []
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(f"no {needle!r} within {timeout} s; saw {got}") from None
+            got.append(line)
+            self.lines.append(line)
+            if needle in line:
+                return got
+
+    def rebuild(self) -> tuple[set[str], list[str], list[str]]:
+        """The files the next rebuild wrote and the findings it added and removed, as printed on
+        stdout (read apart from stderr, so those lines may come after the stderr line that
+        counts them)."""
+        lines = self.wait_for("rebuilt in")
+        counts = re.search(r"(\d+) file\(s\) written, .*\((\d+) new, (\d+) gone\)", lines[-1])
+        assert counts, lines[-1]
+        expected = sum(int(n) for n in counts.groups())
+        got = [line for line in lines if line.startswith("out: ")]
+        while len(got) < expected:
+            got += [line for line in self.wait_for("out: ") if line.startswith("out: ")]
+        added = [line[len("out: + ") :] for line in got if line.startswith("out: + ")]
+        removed = [line[len("out: - ") :] for line in got if line.startswith("out: - ")]
+        return _written(got), added, removed
+
+
+PROBE_RULE = """
+from cfnlint.rules import CloudFormationLintRule, RuleMatch
+
+
+class WatchProbe(CloudFormationLintRule):
+    id = "E9999"
+    shortdesc = "Probe of the watch test"
+    description = "Finds a template described as edited while watching"
+    source_url = "https://example.com/watch-probe"
+    tags = ["test"]
+
+    def match(self, cfn):
+        if cfn.template.get("Description") == "edited while watching":
+            return [RuleMatch(["Description"], "described as edited while watching")]
+        return []
+"""
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    skip = shutil.ignore_patterns("__pycache__")
+    for name in ("bin", "cfn", "templates", "docs"):
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
+    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
+    return root
+
+
+def _raise_max_count(config_file: Path, env: str) -> None:
+    """`max_count` of `env`'s service defaults plus one, edited in the file's text."""
+    text = config_file.read_text()
+    header = text.index(f"[environments.{env}.service_defaults]")
+    match = re.compile(r"^max_count = (\d+)$", re.M).search(text, header)
+    assert match, "the service defaults set max_count"
+    edited = f"max_count = {int(match.group(1)) + 1}"
+    config_file.write_text(text[: match.start()] + edited + text[match.end() :])
+
+
+def _written(lines: list[str]) -> set[str]:
+    return {line.split("wrote ", 1)[1] for line in lines if line.startswith("out: wrote ")}
+
+
+def test_watch_rebuilds_on_each_save_of_the_config_and_of_a_stack_module(project_copy, rendered):
+    envs = list(dict.fromkeys(r.env for r in rendered))
+    watcher = Watcher(project_copy)
+    try:
+        watcher.wait_for("watching")
+        # A value of one environment: exactly the templates the code renders differently.
+        config_file = project_copy / "cfn" / "insightxi.toml"
+        _raise_max_count(config_file, envs[0])
+        now = {r.path: r.text for r in render.render(config.load(config_file))}
+        expected = {f"templates/{r.path}" for r in rendered if now[r.path] != r.text}
+        assert expected and all(p.startswith(f"templates/{envs[0]}/") for p in expected)
+        written, added, removed = watcher.rebuild()
+        assert {w for w in written if w.endswith(".json")} == expected, watcher.lines
+        assert (added, removed) == ([], [])
+
+        # A new rule saved in cfn/rules: the rule set is loaded again (it finds nothing yet).
+        (project_copy / "cfn" / "rules" / "WatchProbe.py").write_text(PROBE_RULE)
+        assert watcher.rebuild() == (set(), [], [])
+
+        # A stack module saved with a change: the next build renders the code on disk, and the
+        # finding it now gives is shown as new.
+        cluster = project_copy / "cfn" / "stacks" / "cluster.py"
+        as_before = cluster.read_text()
+        cluster.write_text(
+            as_before
+            + "\n\n_build_as_before = build\n\n\ndef build(*args, **kwargs):\n"
+            + "    t = _build_as_before(*args, **kwargs)\n"
+            + '    t.set_description("edited while watching")\n    return t\n'
+        )
+        written, added, removed = watcher.rebuild()
+        cluster_file = naming.template_file(naming.CLUSTER)
+        cluster_paths = {f"templates/{env}/{cluster_file}" for env in envs}
+        assert cluster_paths <= written, watcher.lines
+        for env in envs:
+            text = (project_copy / "templates" / env / cluster_file).read_text()
+            assert '"Description": "edited while watching"' in text
+        assert {a.split(":")[0] for a in added} == cluster_paths and removed == [], added
+        assert all("E9999 described as edited while watching" in a for a in added)
+
+        # The change undone: the same findings are shown as gone.
+        cluster.write_text(as_before)
+        written, again, removed = watcher.rebuild()
+        assert cluster_paths <= written and again == [] and sorted(removed) == sorted(added)
+    finally:
+        watcher.proc.send_signal(signal.SIGINT)
+        try:
+            watcher.proc.wait(timeout=30)
+        finally:
+            watcher.proc.kill()
+    rest = watcher.wait_for("stopped watching", timeout=10)
+    assert watcher.proc.returncode == 0
+    assert [line for line in watcher.lines if "Traceback" in line] == [], rest
+
+
+def test_watch_shows_the_findings_added_and_removed():
+    def result(*findings: lint.Finding, written: tuple[str, ...] = ()) -> BuildResult:
+        return BuildResult("write", ("dev",), True, (), findings=findings, written=written)
+
+    kept = lint.Finding("templates/dev/a.json", 3, 1, "E3002", "kept")
+    gone = lint.Finding("templates/dev/a.json", 5, 1, "W9007", "fixed")
+    new = lint.Finding("templates/dev/b.json", 7, 2, "E3012", "new")
+    before = result(kept, gone)
+    after = result(kept, new, written=("templates/dev/b.json",))
+    assert watch.changes(before, after) == [
+        "wrote templates/dev/b.json",
+        f"+ {new}",
+        f"- {gone}",
+    ]
+    assert watch.changes(after, result(kept, new)) == []
+
+
+@pytest.mark.parametrize(
+    "args", [["--check"], ["--output", "json"], ["--lint-format", "sarif", "--lint-out", "x"]]
+)
+def test_watch_with_an_option_it_cannot_honour_is_a_usage_error(args):
+    from click.testing import CliRunner
+
+    from cfn.cli.build import build_templates
+
+    result = CliRunner().invoke(build_templates, ["--watch", *args])
+    assert result.exit_code == 2
+    assert "--watch writes the templates and shows text" in result.output
+    assert "Traceback" not in result.output
