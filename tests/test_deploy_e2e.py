@@ -30,8 +30,11 @@ PUSHED_TAGS = ("1a2b3c4", "9f8e7d6", "aaaaaaa", "bbbbbbb", "5d6e7f8")
 
 
 @pytest.fixture(scope="session")
-def aws():
+def aws(moto_config):
+    """The local AWS; `aws.config` is the configuration every command runs with: the project's,
+    with each environment in moto's account (every command checks the account first)."""
     with local_aws() as server:
+        server.config = moto_config
         yield server
 
 
@@ -49,9 +52,13 @@ def fresh_aws(aws, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+def local_args(aws) -> list[str]:
+    """The options that point a command at the local AWS and its configuration."""
+    return ["--endpoint-url", aws.endpoint, "--config", str(aws.config)]
+
+
 def deploy(aws, *args: str, input: str | None = None):
-    env_args = ["--endpoint-url", aws.endpoint]
-    result = CliRunner().invoke(cli.deploy, [*args, *env_args], input=input)
+    result = CliRunner().invoke(cli.deploy, [*args, *local_args(aws)], input=input)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -380,7 +387,7 @@ def test_plan_refuses_templates_that_differ_from_the_code(aws, tmp_path):
 
 def _run_bin(aws, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(BIN / "deploy"), *args, "--endpoint-url", aws.endpoint],
+        [sys.executable, str(BIN / "deploy"), *args, *local_args(aws)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -514,7 +521,9 @@ def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, c
 
     monkeypatch.setattr(changesets, "describe_tree", interrupted)
     monkeypatch.setattr(
-        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, "--endpoint-url", aws.endpoint]
+        sys,
+        "argv",
+        ["deploy", "plan", "--env", "dev", *ALL_TAGS, *local_args(aws)],
     )
     with pytest.raises(SystemExit) as info:
         deploy_main()
@@ -672,3 +681,71 @@ def test_the_readme_shows_what_plan_says_about_a_missing_tag(aws, tmp_path):
     r = deploy(aws, "plan", "--env", "dev", "--image-tag", command)
     assert r.exit_code == 1
     assert r.stderr.splitlines() == expected
+
+
+def test_every_command_refuses_credentials_for_another_account(aws, tmp_path):
+    # The project's own configuration: its accounts are not moto's.
+    env = config.load().env("dev")
+    for command in (["bootstrap"], ["status"], ["plan", *ALL_TAGS], ["secret", "list"]):
+        r = CliRunner().invoke(
+            cli.deploy, [*command, "--env", env.name, "--endpoint-url", aws.endpoint]
+        )
+        assert r.exit_code == 1, (command, r.output)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert lines == [
+            "error: these credentials are for AWS account 123456789012, but environment dev is "
+            f"in account {env.account_id} (account_id in the configuration): nothing was done"
+        ]
+    # Refused before any other call: no bootstrap stack, no bucket, no change set.
+    assert client(aws, "cloudformation").list_stacks()["StackSummaries"] == []
+    assert client(aws, "s3").list_buckets()["Buckets"] == []
+
+
+def test_the_environments_deploy_role_is_assumed_before_the_account_check(aws, tmp_path):
+    from tests.conftest import config_in_account
+
+    # An account that is not the caller's: only the assumed role's credentials are in it.
+    other = "210987654321"
+    role = f"arn:aws:iam::{other}:role/insightxi-deployer"
+    path = config_in_account(
+        other,
+        tmp_path,
+        **{f'account_id = "{other}"': f'account_id = "{other}"\ndeploy_role_arn = "{role}"'},
+    )
+    r = CliRunner().invoke(
+        cli.deploy,
+        ["bootstrap", "--env", "dev", "--endpoint-url", aws.endpoint, "--config", str(path)],
+    )
+    assert r.exit_code == 0, r.output
+    assert f"assumed {role} as insightxi-deploy-dev" in r.stderr
+    # The bucket was made in the role's account (moto keeps one backend per account).
+    assert f"insightxi-dev-artifacts-{other}-eu-west-1" in r.stdout
+
+
+def test_a_failing_role_assumption_is_one_line():
+    from botocore.stub import Stubber
+
+    from cfn.deploy import identity
+
+    sts = boto3.client(
+        "sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    role = "arn:aws:iam::210987654321:role/insightxi-deployer"
+    with Stubber(sts) as stub:
+        # AWS's answer when the role's trust policy does not name the caller.
+        stub.add_client_error(
+            "assume_role",
+            service_error_code="AccessDenied",
+            service_message="User: arn:aws:iam::123456789012:user/ci is not authorized to "
+            f"perform: sts:AssumeRole on resource: {role}",
+            http_status_code=403,
+            expected_params={"RoleArn": role, "RoleSessionName": "insightxi-deploy-prod"},
+        )
+        with pytest.raises(DeployError) as info:
+            identity.assume_role(sts, role, "prod")
+    assert info.value.message == (
+        f"cannot assume prod's deploy role {role}: AccessDenied: User: "
+        "arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole on "
+        f"resource: {role}"
+    )
+    assert "trust policy" in info.value.hint

@@ -371,7 +371,7 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_ends_it(aws, platform, tmp_path
     environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     command = [sys.executable, str(BIN / "deploy"), "logs", "--env", "dev", service.name]
     proc = subprocess.Popen(
-        [*command, "--follow", "--endpoint-url", aws.endpoint],
+        [*command, "--follow", "--endpoint-url", aws.endpoint, "--config", str(aws.config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

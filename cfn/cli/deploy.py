@@ -46,7 +46,8 @@ class DeployContext:
             )
         self.env = platform.env(env_name)
         self.region = region or self.env.region
-        self.profile = profile
+        # --profile wins; else the environment's own profile; else the usual chain.
+        self.profile = profile or self.env.profile or None
         self.endpoint_url = endpoint_url
         self.output = output
         self._clients: Any = None
@@ -56,8 +57,17 @@ class DeployContext:
         if self._clients is None:
             from cfn.deploy.aws import make_clients
 
-            self._clients = make_clients(self.region, self.profile, self.endpoint_url, progress=err)
+            self._clients = make_clients(
+                self.region, self.profile, self.endpoint_url, progress=err, account=self.account
+            )
         return self._clients
+
+    @property
+    def account(self) -> Any:
+        """The environment's account and deploy role, checked before any other AWS call."""
+        from cfn.deploy.aws import Account
+
+        return Account(self.env.name, self.env.account_id, self.env.deploy_role_arn)
 
     def emit(self, text: str, data: dict[str, Any]) -> None:
         """The result: text for people or JSON for machines, on stdout."""
@@ -259,18 +269,20 @@ def env_or_all(fn: F) -> F:
 
 
 def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
-    """One context per environment asked for; environments in one region share clients."""
+    """One context per environment asked for; environments in one region and account (same
+    profile and role) share clients."""
     if bool(env_name) == all_envs:
         raise click.UsageError("give either --env NAME or --all")
     if env_name:
         return [DeployContext(env_name=env_name, **kw)]
     names = list(config_mod.load(kw.get("config_path")).environments)
     out = [DeployContext(env_name=name, **kw) for name in names]
-    shared: dict[str, Any] = {}
+    shared: dict[tuple[Any, ...], Any] = {}
     for ctx in out:
-        if ctx.region not in shared:
-            shared[ctx.region] = ctx.clients
-        ctx._clients = shared[ctx.region]
+        key = (ctx.region, ctx.profile, ctx.account.account_id, ctx.account.role_arn)
+        if key not in shared:
+            shared[key] = ctx.clients
+        ctx._clients = shared[key]
     return out
 
 
