@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from cfn import cli, config, naming
+from cfn.config_safety import example_values
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
 from cfn.deploy.errors import DeployError
@@ -100,7 +101,7 @@ def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
     create_secrets(aws, env)
     push_images(aws)
-    create_zone(config.load().env(env))
+    create_zone(config.load(aws.config).env(env))
 
 
 def create_zone(env: config.Environment) -> None:
@@ -347,7 +348,52 @@ def test_execute_checks_the_environment_and_the_file(aws, tmp_path):
     assert r.exit_code == 1 and "not valid JSON" in r.stderr
 
 
-def test_protected_environment_asks_before_executing(aws, tmp_path):
+@pytest.fixture
+def real_domain(aws, tmp_path, monkeypatch):
+    """Every protected environment with a non-example domain and zone (what an operator sets
+    before deploying it), in moto's account; templates/ rendered from that configuration."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from cfn import build, render
+    from tests.conftest import config_in_account
+
+    swaps = {}
+    for env in config.load().environments.values():
+        if env.protected and example_values(env):
+            swaps[env.domain_name] = f"{env.name}.insightxi.internal"
+            swaps[env.hosted_zone_id] = "Z0LOCAL" + env.name.upper().ljust(13, "0")
+    (tmp_path / "cfg").mkdir()
+    path = config_in_account(DEFAULT_ACCOUNT_ID, tmp_path / "cfg", **swaps)
+    templates = tmp_path / "templates"
+    for env in config.load(path).environments.values():
+        assert example_values(env) == []
+        for r in render.render_env(env):
+            (templates / r.path).parent.mkdir(parents=True, exist_ok=True)
+            (templates / r.path).write_text(r.text, encoding="utf-8")
+    monkeypatch.setattr(build, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(aws, "config", path)
+    return path
+
+
+def test_plan_refuses_a_protected_environment_with_the_example_domain(aws, tmp_path):
+    ready(aws, "prod")
+    prod = config.load(aws.config).env("prod")
+    found = example_values(prod)
+    assert found  # the example configuration's prod
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"error: prod is protected and still has example values: {'; '.join(found)}; nothing "
+        "was uploaded",
+        "  set domain_name (the public host name) and hosted_zone_id (its Route 53 hosted "
+        "zone, Z...) in [environments.prod] of cfn/insightxi.toml, then bin/build-templates",
+    ]
+    bucket = plan_mod.bootstrap.artifacts_bucket(client(aws, "cloudformation"), prod)
+    assert client(aws, "s3").list_objects_v2(Bucket=bucket).get("Contents", []) == []
+    assert not Path("plans/insightxi-prod.json").exists()
+
+
+def test_protected_environment_asks_before_executing(aws, tmp_path, real_domain):
     ready(aws, "prod")
     plan_file = tmp_path / "prod.json"
     assert (

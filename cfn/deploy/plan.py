@@ -1,6 +1,7 @@
 """`plan`: from the committed templates to a reviewed change set and a plan file.
 
-1. refuse when templates/ is not what the code renders;
+1. refuse a protected environment that still has the example domain or zone, and templates/
+   that are not what the code renders;
 2. preflight: every image tag exists in ECR, every secret exists and is not being deleted
    (`cfn.deploy.preflight`, all problems at once, before anything is uploaded);
 3. upload the environment's templates to the artifacts bucket (content-addressed);
@@ -30,7 +31,16 @@ from typing import Any
 
 from cfn import build, naming, render
 from cfn.config import Environment
-from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, preflight, review
+from cfn.deploy import (
+    artifacts,
+    bootstrap,
+    changesets,
+    drift,
+    envelope,
+    planfile,
+    preflight,
+    review,
+)
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import ChangeSetFailed, DeployError, Interrupted
 
@@ -205,6 +215,7 @@ def _run(
     checks: Mapping[str, bool],
     made: list[str],
 ) -> PlanResult:
+    envelope.refuse_example_values(env)
     rendered = render.render_env(env)
     differences = build.compare(rendered, templates_dir)
     if differences:
