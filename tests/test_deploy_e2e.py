@@ -795,3 +795,59 @@ def test_a_failing_role_assumption_is_one_line():
         f"resource: {role}"
     )
     assert "trust policy" in info.value.hint
+
+
+@pytest.fixture
+def change_set_calls(monkeypatch):
+    """Every CreateChangeSet request's parameters as botocore sends them: moto takes the
+    rollback configuration but does not keep it, so the request is what can be checked."""
+    import copy
+
+    import boto3.session
+
+    calls = []
+    made_by = boto3.session.Session.client
+
+    def record(params, **_):
+        calls.append(copy.deepcopy(params))
+
+    def client_with_record(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("provide-client-params.cloudformation.CreateChangeSet", record)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_record)
+    return calls
+
+
+def test_rollback_triggers_apply_from_the_second_plan(aws, tmp_path, change_set_calls):
+    from cfn.deploy import envelope
+
+    env = next(e for e in config.load(aws.config).environments.values() if not e.protected)
+    tags = [arg for s in env.services for arg in ("--image-tag", f"{s.name}=1a2b3c4")]
+    ready(aws, env.name)
+    first = tmp_path / "first.json"
+    r = deploy(aws, "plan", "--env", env.name, *tags, "--plan-out", str(first))
+    assert r.exit_code == 2, r.output
+    assert envelope.NOT_IN_FORCE in r.stdout.splitlines()
+    assert "RollbackConfiguration" not in change_set_calls[-1]
+    assert deploy(aws, "execute", str(first), "--env", env.name, "--yes").exit_code == 0
+
+    stack = client(aws, "cloudformation").describe_stacks(StackName=naming.root_stack(env))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    arns = outputs[envelope.ROLLBACK_OUTPUT].split(",")
+    assert arns and all(arn.startswith("arn:aws:cloudwatch:") for arn in arns)
+    service = env.services[0].name
+    r = deploy(aws, "plan", "--env", env.name, "--image-tag", f"{service}=9f8e7d6")
+    assert r.exit_code == 2, r.output
+    assert change_set_calls[-1]["RollbackConfiguration"] == {
+        "RollbackTriggers": [{"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in arns],
+        "MonitoringTimeInMinutes": env.rollback_monitoring_minutes,
+    }
+    lines = r.stdout.splitlines()
+    start = lines.index(
+        f"rollback triggers ({len(arns)}), monitored for {env.rollback_monitoring_minutes} min "
+        "after deployment:"
+    )
+    assert lines[start + 1 : start + 1 + len(arns)] == [f"    {arn}" for arn in arns]
+    assert envelope.NOT_IN_FORCE not in lines

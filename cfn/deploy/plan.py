@@ -6,7 +6,8 @@
    (`cfn.deploy.preflight`, all problems at once, before anything is uploaded);
 3. upload the environment's templates to the artifacts bucket (content-addressed);
 4. create one change set on the root stack (CREATE or UPDATE, nested stacks included) with the
-   image tags given, the others kept at their current value;
+   image tags given, the others kept at their current value, and the deployed root's rollback
+   alarms as its rollback triggers (`cfn.deploy.envelope`);
 5. detect drift of the deployed stacks (bounded; `--no-drift` skips it);
 6. describe the change set and every nested one, and build the review; a change set made only of
    Dynamic evaluations that change nothing is deleted and reported as "no changes";
@@ -24,7 +25,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,7 @@ def _run(
             "plan without --revert-drift",
         )
     params, record = _parameters(env, state, bucket, image_tags)
+    safety = envelope.rollback(env, state)
     preflight.run(clients, env, image_tags, state.parameters, **checks)
 
     deployable = [r for r in rendered if r.filename != naming.BOOTSTRAP_TEMPLATE]
@@ -264,11 +266,13 @@ def _run(
             description=f"bin/deploy plan --env {env.name}",
             deployment_mode="REVERT_DRIFT" if revert_drift else None,
             sleep=sleep,
+            extra=safety.parameters,
         )
     except changesets.NoChanges:
         return PlanResult(None, None, uploaded)
 
     result = _review(clients, desc, state, record, deployable, drifted, plan_path)
+    result.safety = safety.lines
     if not result.has_changes:
         # Only Dynamic evaluations that change nothing: as good as "no changes".
         clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
@@ -336,23 +340,3 @@ def _review(
         secrets=review.secret_parameters([r.text for r in deployable]),
         drift=drifted,
     )
-
-
-def mark_spent(paths: Iterable[Path], environment: str) -> list[Path]:
-    """Mark the plan files among `paths` that belong to `environment` as spent (a later plan
-    found no changes, so there is nothing to execute); return those marked.
-
-    A path that is missing or not a readable plan of this environment is left as it is.
-    """
-    marked = []
-    for path in dict.fromkeys(paths):
-        if not path.is_file():
-            continue
-        try:
-            old = planfile.read(path)
-        except DeployError:
-            continue
-        if old.environment == environment and not old.spent:
-            planfile.write(path, old.model_copy(update={"spent": True}))
-            marked.append(path)
-    return marked
