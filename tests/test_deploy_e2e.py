@@ -14,7 +14,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from cfn import cli, config, naming
+from cfn import cli, config, naming, render
 from cfn.config_safety import example_values
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
@@ -851,3 +851,49 @@ def test_rollback_triggers_apply_from_the_second_plan(aws, tmp_path, change_set_
     )
     assert lines[start + 1 : start + 1 + len(arns)] == [f"    {arn}" for arn in arns]
     assert envelope.NOT_IN_FORCE not in lines
+
+
+def test_bootstrap_makes_the_service_role_and_every_change_set_names_it(
+    aws, tmp_path, change_set_calls
+):
+    from cfn.stacks import deployroles
+
+    env = config.load(aws.config).env("dev")
+    ready(aws)
+    role = client(aws, "iam").get_role(RoleName=deployroles.service_role_name(env))["Role"]
+    policy_arn = f"arn:aws:iam::123456789012:policy/{deployroles.deployer_policy_name(env)}"
+    assert client(aws, "iam").get_policy(PolicyArn=policy_arn)["Policy"]["Arn"] == policy_arn
+    bootstrap_call = change_set_calls[-1]
+    assert bootstrap_call["StackName"] == naming.bootstrap_stack(env)
+    assert bootstrap_call["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert "RoleARN" not in bootstrap_call  # bootstrap makes the role: it cannot act with it
+
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 2, r.output
+    assert change_set_calls[-1]["StackName"] == naming.root_stack(env)
+    assert change_set_calls[-1]["RoleARN"] == role["Arn"]
+    assert f"service role: {role['Arn']}" in r.stdout.splitlines()
+
+
+def test_plan_without_the_service_role_says_to_bootstrap(aws):
+    from cfn.stacks import bootstrap
+
+    env = config.load(aws.config).env("dev")
+    # A bootstrap stack made before there was a service role: no ServiceRoleArn output.
+    template = json.loads(render.to_text(bootstrap.build(env)))
+    for name in ("ServiceRole", "DeployerPolicy"):
+        del template["Resources"][name]
+    for name in ("ServiceRoleArn", "DeployerPolicyArn"):
+        del template["Outputs"][name]
+    client(aws, "cloudformation").create_stack(
+        StackName=naming.bootstrap_stack(env), TemplateBody=json.dumps(template)
+    )
+    create_secrets(aws)
+    push_images(aws)
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"error: no CloudFormation service role for dev: stack {naming.bootstrap_stack(env)} "
+        "has no ServiceRoleArn output",
+        "  run: bin/deploy bootstrap --env dev",
+    ]

@@ -126,7 +126,7 @@ def deploy() -> None:
     """Deploy an environment through a reviewed CloudFormation change set.
 
     \b
-    bootstrap  create or update the artifacts bucket (once per environment)
+    bootstrap  create or update the artifacts bucket and CloudFormation's role (once per env)
     plan       upload the templates, create the change set, print the review
     execute    execute exactly the reviewed change set and follow it
     diff       compare the committed templates with the deployed stacks (read-only)
@@ -143,7 +143,8 @@ def deploy() -> None:
 @deploy_options
 @handle_errors(config_exit=EXIT_ERROR)
 def bootstrap(**kw: Any) -> None:
-    """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket."""
+    """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket, the
+    CloudFormation service role and the deployer policy (needs IAM rights)."""
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)

@@ -6,8 +6,9 @@
    (`cfn.deploy.preflight`, all problems at once, before anything is uploaded);
 3. upload the environment's templates to the artifacts bucket (content-addressed);
 4. create one change set on the root stack (CREATE or UPDATE, nested stacks included) with the
-   image tags given, the others kept at their current value, and the deployed root's rollback
-   alarms as its rollback triggers (`cfn.deploy.envelope`);
+   image tags given, the others kept at their current value, the bootstrap stack's service
+   role as `RoleARN` (CloudFormation acts with it, not with the deployer's credentials), and
+   the deployed root's rollback alarms as its rollback triggers (`cfn.deploy.envelope`);
 5. detect drift of the deployed stacks (bounded; `--no-drift` skips it);
 6. describe the change set and every nested one, and build the review; a change set made only of
    Dynamic evaluations that change nothing is deleted and reported as "no changes";
@@ -227,6 +228,7 @@ def _run(
         )
     account = clients.sts.get_caller_identity()["Account"]
     bucket = bootstrap.artifacts_bucket(clients.cloudformation, env)
+    role = bootstrap.service_role(clients.cloudformation, env)
 
     stack = naming.root_stack(env)
     state = changesets.stack_state(clients.cloudformation, stack)
@@ -266,13 +268,13 @@ def _run(
             description=f"bin/deploy plan --env {env.name}",
             deployment_mode="REVERT_DRIFT" if revert_drift else None,
             sleep=sleep,
-            extra=safety.parameters,
+            extra={**safety.parameters, "RoleARN": role},
         )
     except changesets.NoChanges:
         return PlanResult(None, None, uploaded)
 
     result = _review(clients, desc, state, record, deployable, drifted, plan_path)
-    result.safety = safety.lines
+    result.safety = [f"service role: {role}", *safety.lines]
     if not result.has_changes:
         # Only Dynamic evaluations that change nothing: as good as "no changes".
         clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
