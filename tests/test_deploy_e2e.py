@@ -411,6 +411,12 @@ def test_protected_environment_asks_before_executing(aws, tmp_path, real_domain)
     )
     r = deploy(aws, "execute", str(plan_file), "--env", "prod", "--yes")
     assert r.exit_code == 0, r.output
+    # Protected: termination protection is on once it is deployed, and status says so.
+    assert "termination protection: on for insightxi-prod" in r.stderr
+    stack = client(aws, "cloudformation").describe_stacks(StackName="insightxi-prod")["Stacks"][0]
+    assert stack["EnableTerminationProtection"] is True
+    r = deploy(aws, "status", "--env", "prod", "--output", "json")
+    assert json.loads(r.stdout)["termination_protection"] is True
 
 
 def test_status_of_an_environment_never_deployed(aws):

@@ -49,4 +49,6 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
         display(ctx.output, planned.change_count),
         deadline=seconds,
     )
+    if outcome.ok and execute_mod.protect(ctx.clients.cloudformation, planned, ctx.env):
+        err(f"termination protection: on for {planned.stack}")
     report(ctx, outcome, deadline)

@@ -288,6 +288,26 @@ def run(
         ) from None
 
 
+def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> bool:
+    """After a successful deployment of a protected environment: termination protection on the
+    root stack (a delete-stack is then refused by CloudFormation itself). True when turned on."""
+    if not env.protected:
+        return False
+    try:
+        cfn.update_termination_protection(StackName=plan.stack, EnableTerminationProtection=True)
+    except Exception as exc:
+        why = explain(exc)
+        if why is None:
+            raise
+        raise DeployError(
+            f"deployed, but termination protection could not be turned on for {plan.stack}: "
+            f"{why.message}",
+            f"aws cloudformation update-termination-protection --enable-termination-protection "
+            f"--stack-name {plan.stack}",
+        ) from None
+    return True
+
+
 def not_started(plan: planfile.Plan) -> Interrupted:
     return Interrupted(
         f"interrupted: not started; the change set {plan.change_set_name} is kept. Run execute "
