@@ -903,3 +903,20 @@ def test_plan_without_the_service_role_says_to_bootstrap(aws):
         "has no ServiceRoleArn output",
         "  run: bin/deploy bootstrap --env dev",
     ]
+
+
+def test_allow_replace_must_name_a_protected_resource_the_change_set_replaces(
+    aws, tmp_path, real_domain
+):
+    ready(aws, "prod")
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--allow-replace", "LoadBalancer")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-2:] == [
+        "error: --allow-replace LoadBalancer: this change set replaces no protected resource "
+        "by that logical id",
+        "  plan again without it",
+    ]
+    # Refused after the change set was made: it is deleted, nothing waits for review.
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-prod")
+    assert [s for s in summaries["Summaries"] if s["StackName"] == "insightxi-prod"] == []
+    assert not Path("plans/insightxi-prod.json").exists()

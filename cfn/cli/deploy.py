@@ -205,6 +205,14 @@ def bootstrap(**kw: Any) -> None:
     is_flag=True,
     help="Do not check that each secret exists and is not scheduled for deletion.",
 )
+@click.option(
+    "--allow-replace",
+    "allow_replace",
+    multiple=True,
+    metavar="LOGICAL_ID",
+    help="Protected environments: let this change set replace or remove this stateful "
+    "resource (repeatable; recorded in the plan file, shown in the review).",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(
     image_tags: tuple[str, ...],
@@ -214,6 +222,7 @@ def plan(
     revert_drift: bool,
     skip_image_check: bool,
     skip_secret_check: bool,
+    allow_replace: tuple[str, ...],
     **kw: Any,
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
@@ -241,6 +250,7 @@ def plan(
         progress=err,
         check_images=not skip_image_check,
         check_secrets=not skip_secret_check,
+        allow_replace=allow_replace,
     )
     if result.review is None:
         from cfn.cli.review import no_changes

@@ -160,8 +160,10 @@ def run(
     progress: Callable[[str], None] = lambda s: None,
     check_images: bool = True,
     check_secrets: bool = True,
+    allow_replace: tuple[str, ...] = (),
 ) -> PlanResult:
-    """Plan; on an error or Ctrl-C after the change set was asked for, delete it again."""
+    """Plan; on an error or Ctrl-C after the change set was asked for, delete it again.
+    `allow_replace`: logical ids of protected resources this plan may replace or remove."""
     made: list[str] = []
     try:
         return _run(
@@ -177,6 +179,7 @@ def run(
             progress=progress,
             checks={"images": check_images, "secrets": check_secrets},
             made=made,
+            allow_replace=allow_replace,
         )
     except KeyboardInterrupt:
         raise Interrupted(
@@ -216,6 +219,7 @@ def _run(
     progress: Callable[[str], None],
     checks: Mapping[str, bool],
     made: list[str],
+    allow_replace: tuple[str, ...],
 ) -> PlanResult:
     envelope.refuse_example_values(env)
     rendered = render.render_env(env)
@@ -274,12 +278,14 @@ def _run(
         return PlanResult(None, None, uploaded)
 
     result = _review(clients, desc, state, record, deployable, drifted, plan_path)
-    result.safety = [f"service role: {role}", *safety.lines]
+    allowed = envelope.guard_replacements(env, result.real, allow_replace)
+    result.safety = [f"service role: {role}", *safety.lines, *allowed]
     if not result.has_changes:
         # Only Dynamic evaluations that change nothing: as good as "no changes".
         clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
         return PlanResult(None, None, uploaded, no_ops=result.no_ops)
     plan = _plan(env, account, clients.region, desc, state, bucket, uploaded, record, result)
+    plan = plan.model_copy(update={"allow_replace": allow_replace})
     if plan_path is not None:
         planfile.write(plan_path, plan)
     return PlanResult(result, plan, uploaded)
