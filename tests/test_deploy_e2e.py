@@ -412,11 +412,31 @@ def test_protected_environment_asks_before_executing(aws, tmp_path, real_domain)
     r = deploy(aws, "execute", str(plan_file), "--env", "prod", "--yes")
     assert r.exit_code == 0, r.output
     # Protected: termination protection is on once it is deployed, and status says so.
-    assert "termination protection: on for insightxi-prod" in r.stderr
-    stack = client(aws, "cloudformation").describe_stacks(StackName="insightxi-prod")["Stacks"][0]
+    cfn = client(aws, "cloudformation")
+    stack = cfn.describe_stacks(StackName="insightxi-prod")["Stacks"][0]
     assert stack["EnableTerminationProtection"] is True
+    # The stack policy on the root and on every nested stack (the root's does not reach them).
+    nested = [
+        r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName="insightxi-prod")["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::CloudFormation::Stack"
+    ]
+    assert nested
+    assert (
+        f"termination protection: on for insightxi-prod; stack policy set on {len(nested) + 1} "
+        "stack(s)"
+    ) in r.stderr
+    for name in ["insightxi-prod", *nested]:
+        policy = json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"])
+        (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Action"] == ["Update:Replace", "Update:Delete"] and deny["Resource"] == "*"
+        assert (
+            "AWS::ElasticLoadBalancingV2::LoadBalancer"
+            in (deny["Condition"]["StringEquals"]["ResourceType"])
+        )
     r = deploy(aws, "status", "--env", "prod", "--output", "json")
     assert json.loads(r.stdout)["termination_protection"] is True
+    assert json.loads(r.stdout)["stack_policy"] == "set (2 statement(s), 1 deny)"
 
 
 def test_status_of_an_environment_never_deployed(aws):
@@ -920,3 +940,58 @@ def test_allow_replace_must_name_a_protected_resource_the_change_set_replaces(
     summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-prod")
     assert [s for s in summaries["Summaries"] if s["StackName"] == "insightxi-prod"] == []
     assert not Path("plans/insightxi-prod.json").exists()
+
+
+@pytest.fixture
+def cloudformation_calls(monkeypatch):
+    """(operation, parameters) of every CloudFormation request, in order (moto keeps a stack
+    policy but enforces none, so what was asked of CloudFormation, and when, is the check)."""
+    import copy
+
+    import boto3.session
+
+    calls = []
+    made_by = boto3.session.Session.client
+
+    def record(params, model, **_):
+        calls.append((model.name, copy.deepcopy(params)))
+
+    def client_with_record(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("provide-client-params.cloudformation", record)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_record)
+    return calls
+
+
+def test_execute_lifts_the_stack_policy_only_for_what_the_plan_allows(
+    aws, tmp_path, real_domain, cloudformation_calls
+):
+    from cfn.deploy import planfile, stackpolicy
+
+    ready(aws, "prod")
+    first = tmp_path / "first.json"
+    assert deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
+    assert deploy(aws, "execute", str(first), "--env", "prod", "--yes").exit_code == 0
+    update = tmp_path / "update.json"
+    r = deploy(aws, "plan", "--env", "prod", "--image-tag", f"{FIRST.name}=9f8e7d6")
+    assert r.exit_code == 2, r.output
+    # A plan made with --allow-replace LoadBalancer (moto never reports the replacement that
+    # plan requires for it, so the recorded plan stands for one).
+    made = planfile.read(Path("plans/insightxi-prod.json"))
+    planfile.write(update, made.model_copy(update={"allow_replace": ("LoadBalancer",)}))
+    cloudformation_calls.clear()
+    r = deploy(aws, "execute", str(update), "--env", "prod", "--yes")
+    assert r.exit_code == 0, r.output
+
+    names = [name for name, _ in cloudformation_calls]
+    executed = names.index("ExecuteChangeSet")
+    before = [p for n, p in cloudformation_calls[:executed] if n == "SetStackPolicy"]
+    after = [p for n, p in cloudformation_calls[executed:] if n == "SetStackPolicy"]
+    relaxed = stackpolicy.document(("LoadBalancer",))
+    assert before and all(json.loads(p["StackPolicyBody"]) == relaxed for p in before)
+    assert len(after) == len(before)
+    assert all(json.loads(p["StackPolicyBody"]) == stackpolicy.document() for p in after)
+    (deny,) = [s for s in relaxed["Statement"] if s["Effect"] == "Deny"]
+    assert deny["NotResource"] == ["LogicalResourceId/LoadBalancer"] and "Resource" not in deny

@@ -49,6 +49,6 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
         display(ctx.output, planned.change_count),
         deadline=seconds,
     )
-    if outcome.ok and execute_mod.protect(ctx.clients.cloudformation, planned, ctx.env):
-        err(f"termination protection: on for {planned.stack}")
+    if outcome.ok and (n := execute_mod.protect(ctx.clients.cloudformation, planned, ctx.env)):
+        err(f"termination protection: on for {planned.stack}; stack policy set on {n} stack(s)")
     report(ctx, outcome, deadline)

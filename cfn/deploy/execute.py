@@ -22,7 +22,7 @@ from typing import Any
 
 from cfn import naming
 from cfn.config import Environment, Service
-from cfn.deploy import changesets, events, planfile, rollout
+from cfn.deploy import changesets, events, planfile, rollout, stackpolicy
 from cfn.deploy.aws import Clients, error_code, explain
 from cfn.deploy.errors import DeployError, Interrupted, StalePlan
 
@@ -264,6 +264,9 @@ def run(
             op = events.Operation.before_execute(cfn, plan.stack_id, token)
     except KeyboardInterrupt:
         raise not_started(plan) from None
+    if not resuming and env.protected and plan.change_set_type == "UPDATE":
+        # In force during this update: CloudFormation refuses what the plan did not allow.
+        stackpolicy.apply(cfn, plan.stack, plan.allow_replace)
     if not resuming:
         with _sigint_deferred() as interrupted:
             _execute(cfn, plan, token)
@@ -288,24 +291,26 @@ def run(
         ) from None
 
 
-def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> bool:
+def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> int:
     """After a successful deployment of a protected environment: termination protection on the
-    root stack (a delete-stack is then refused by CloudFormation itself). True when turned on."""
+    root stack (a delete-stack is then refused by CloudFormation itself) and the full stack
+    policy on it and every nested stack (`cfn.deploy.stackpolicy`). How many stacks (0: not
+    protected)."""
     if not env.protected:
-        return False
+        return 0
     try:
         cfn.update_termination_protection(StackName=plan.stack, EnableTerminationProtection=True)
+        return stackpolicy.apply(cfn, plan.stack)
     except Exception as exc:
         why = explain(exc)
         if why is None:
             raise
         raise DeployError(
-            f"deployed, but termination protection could not be turned on for {plan.stack}: "
-            f"{why.message}",
-            f"aws cloudformation update-termination-protection --enable-termination-protection "
-            f"--stack-name {plan.stack}",
+            f"deployed, but {plan.stack} could not be protected (termination protection, stack "
+            f"policy): {why.message}",
+            "give the role cloudformation:UpdateTerminationProtection and SetStackPolicy, then "
+            "execute again (the plan is done: plan and execute)",
         ) from None
-    return True
 
 
 def not_started(plan: planfile.Plan) -> Interrupted:
