@@ -99,6 +99,8 @@ class Outcome:
     status: str | None
     failures: list[str] = field(default_factory=list)
     verdicts: list[rollout.Verdict] = field(default_factory=list)
+    # Protected environments: the stacks given the stack policy after success (`protect`).
+    protected_stacks: int = 0
 
     @property
     def ok(self) -> bool:
@@ -275,7 +277,7 @@ def run(
     tags = {k: v["value"] for k, v in plan.parameters.items() if "value" in v}
     by_service = {s.name: tags.get(naming.image_tag_parameter(s), "") for s in services}
     try:
-        return watch(
+        outcome = watch(
             clients, op, env, services, by_service, display, sleep=sleep, deadline=deadline
         )
     except KeyboardInterrupt:
@@ -289,6 +291,9 @@ def run(
             f"stopped following: {why.message}; the deployment goes on in CloudFormation",
             f"follow it again: bin/deploy status --env {plan.environment} --watch",
         ) from None
+    if outcome.ok:
+        outcome.protected_stacks = protect(cfn, plan, env)
+    return outcome
 
 
 def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> int:
