@@ -995,3 +995,19 @@ def test_execute_lifts_the_stack_policy_only_for_what_the_plan_allows(
     assert all(json.loads(p["StackPolicyBody"]) == stackpolicy.document() for p in after)
     (deny,) = [s for s in relaxed["Statement"] if s["Effect"] == "Deny"]
     assert deny["NotResource"] == ["LogicalResourceId/LoadBalancer"] and "Resource" not in deny
+
+
+def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
+    from cfn.cli.deploy import DeployContext
+    from tests.conftest import config_in_account
+
+    env = config.load().env("dev")
+    path = config_in_account(
+        env.account_id,
+        tmp_path,
+        **{"[environments.dev]\n": '[environments.dev]\nprofile = "dev"\n'},
+    )
+    assert DeployContext("dev", None, None, None, "text", path).profile == "dev"
+    given = DeployContext("dev", None, "mine", None, "text", path)
+    assert given.profile == "mine"
+    assert DeployContext("staging", None, None, None, "text", path).profile is None

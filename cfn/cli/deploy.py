@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from cfn import config as config_mod
-from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
+from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors, run_group
 from cfn.cli.follow import (
     DEADLINE,
     follow_in_progress,
@@ -22,8 +22,6 @@ from cfn.cli.follow import (
     progress_printer,
 )
 from cfn.fsutil import atomic_write
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class DeployContext:
@@ -343,25 +341,4 @@ from cfn.cli import review as _review  # noqa: E402,F401
 
 def deploy_main() -> None:
     """Run `deploy`; usage errors exit 1 here, because 2 means "changes to review"."""
-    try:
-        deploy.main(prog_name="deploy", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt as exc:
-        _interrupted(exc)
-    except click.exceptions.Abort as exc:
-        # click turns Ctrl-C inside a command into Abort; the interrupt is its cause.
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            _interrupted(exc.__cause__)
-        err("aborted")
-        sys.exit(EXIT_ERROR)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR)
-
-
-def _interrupted(exc: KeyboardInterrupt) -> None:
-    """Ctrl-C: one line saying what was and was not done, exit 130; never a traceback."""
-    err(getattr(exc, "message", None) or "interrupted")
-    sys.exit(EXIT_INTERRUPTED)
+    run_group(deploy)

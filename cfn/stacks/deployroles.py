@@ -303,8 +303,7 @@ def service_role(env: Environment) -> iam.Role:
                 "cloudformation:DescribeStackResources cloudformation:GetTemplate "
                 "cloudformation:CreateChangeSet cloudformation:DescribeChangeSet "
                 "cloudformation:ExecuteChangeSet cloudformation:DeleteChangeSet "
-                "cloudformation:ListStackResources cloudformation:SetStackPolicy "
-                "cloudformation:UpdateTerminationProtection"
+                "cloudformation:ListStackResources"
             ),
             _stacks(env),
         ),
