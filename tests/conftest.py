@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -63,3 +64,26 @@ def resources_of(template: dict[str, Any], type_: str) -> dict[str, dict[str, An
 
 
 Mutator = Callable[[dict[str, Any]], None]
+
+
+def config_in_account(account_id: str, directory: Path, **replace: str) -> Path:
+    """The project's configuration with every environment's `account_id` set to `account_id`
+    (and each `old=new` text of `replace` swapped), written to `directory`; checked to load."""
+    text = config.DEFAULT_CONFIG_PATH.read_text()
+    text = re.sub(r'^account_id = "\d{12}"', f'account_id = "{account_id}"', text, flags=re.M)
+    for old, new in replace.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = directory / "insightxi.toml"
+    path.write_text(text, encoding="utf-8")
+    loaded = config.load(path)
+    assert {e.account_id for e in loaded.environments.values()} == {account_id}
+    return path
+
+
+@pytest.fixture(scope="session")
+def moto_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The configuration with every environment in moto's account (the local AWS's)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    return config_in_account(DEFAULT_ACCOUNT_ID, tmp_path_factory.mktemp("moto-config"))

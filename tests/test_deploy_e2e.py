@@ -14,7 +14,8 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from cfn import cli, config, naming
+from cfn import cli, config, naming, render
+from cfn.config_safety import example_values
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
 from cfn.deploy.errors import DeployError
@@ -30,8 +31,11 @@ PUSHED_TAGS = ("1a2b3c4", "9f8e7d6", "aaaaaaa", "bbbbbbb", "5d6e7f8")
 
 
 @pytest.fixture(scope="session")
-def aws():
+def aws(moto_config):
+    """The local AWS; `aws.config` is the configuration every command runs with: the project's,
+    with each environment in moto's account (every command checks the account first)."""
     with local_aws() as server:
+        server.config = moto_config
         yield server
 
 
@@ -49,9 +53,13 @@ def fresh_aws(aws, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+def local_args(aws) -> list[str]:
+    """The options that point a command at the local AWS and its configuration."""
+    return ["--endpoint-url", aws.endpoint, "--config", str(aws.config)]
+
+
 def deploy(aws, *args: str, input: str | None = None):
-    env_args = ["--endpoint-url", aws.endpoint]
-    result = CliRunner().invoke(cli.deploy, [*args, *env_args], input=input)
+    result = CliRunner().invoke(cli.deploy, [*args, *local_args(aws)], input=input)
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result
@@ -93,7 +101,7 @@ def ready(aws, env: str = "dev") -> None:
     assert deploy(aws, "bootstrap", "--env", env).exit_code == 0
     create_secrets(aws, env)
     push_images(aws)
-    create_zone(config.load().env(env))
+    create_zone(config.load(aws.config).env(env))
 
 
 def create_zone(env: config.Environment) -> None:
@@ -340,7 +348,52 @@ def test_execute_checks_the_environment_and_the_file(aws, tmp_path):
     assert r.exit_code == 1 and "not valid JSON" in r.stderr
 
 
-def test_protected_environment_asks_before_executing(aws, tmp_path):
+@pytest.fixture
+def real_domain(aws, tmp_path, monkeypatch):
+    """Every protected environment with a non-example domain and zone (what an operator sets
+    before deploying it), in moto's account; templates/ rendered from that configuration."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+
+    from cfn import build, render
+    from tests.conftest import config_in_account
+
+    swaps = {}
+    for env in config.load().environments.values():
+        if env.protected and example_values(env):
+            swaps[env.domain_name] = f"{env.name}.insightxi.internal"
+            swaps[env.hosted_zone_id] = "Z0LOCAL" + env.name.upper().ljust(13, "0")
+    (tmp_path / "cfg").mkdir()
+    path = config_in_account(DEFAULT_ACCOUNT_ID, tmp_path / "cfg", **swaps)
+    templates = tmp_path / "templates"
+    for env in config.load(path).environments.values():
+        assert example_values(env) == []
+        for r in render.render_env(env):
+            (templates / r.path).parent.mkdir(parents=True, exist_ok=True)
+            (templates / r.path).write_text(r.text, encoding="utf-8")
+    monkeypatch.setattr(build, "TEMPLATES_DIR", templates)
+    monkeypatch.setattr(aws, "config", path)
+    return path
+
+
+def test_plan_refuses_a_protected_environment_with_the_example_domain(aws, tmp_path):
+    ready(aws, "prod")
+    prod = config.load(aws.config).env("prod")
+    found = example_values(prod)
+    assert found  # the example configuration's prod
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"error: prod is protected and still has example values: {'; '.join(found)}; nothing "
+        "was uploaded",
+        "  set domain_name (the public host name) and hosted_zone_id (its Route 53 hosted "
+        "zone, Z...) in [environments.prod] of cfn/insightxi.toml, then bin/build-templates",
+    ]
+    bucket = plan_mod.bootstrap.artifacts_bucket(client(aws, "cloudformation"), prod)
+    assert client(aws, "s3").list_objects_v2(Bucket=bucket).get("Contents", []) == []
+    assert not Path("plans/insightxi-prod.json").exists()
+
+
+def test_protected_environment_asks_before_executing(aws, tmp_path, real_domain):
     ready(aws, "prod")
     plan_file = tmp_path / "prod.json"
     assert (
@@ -358,6 +411,32 @@ def test_protected_environment_asks_before_executing(aws, tmp_path):
     )
     r = deploy(aws, "execute", str(plan_file), "--env", "prod", "--yes")
     assert r.exit_code == 0, r.output
+    # Protected: termination protection is on once it is deployed, and status says so.
+    cfn = client(aws, "cloudformation")
+    stack = cfn.describe_stacks(StackName="insightxi-prod")["Stacks"][0]
+    assert stack["EnableTerminationProtection"] is True
+    # The stack policy on the root and on every nested stack (the root's does not reach them).
+    nested = [
+        r["PhysicalResourceId"]
+        for r in cfn.list_stack_resources(StackName="insightxi-prod")["StackResourceSummaries"]
+        if r["ResourceType"] == "AWS::CloudFormation::Stack"
+    ]
+    assert nested
+    assert (
+        f"termination protection: on for insightxi-prod; stack policy set on {len(nested) + 1} "
+        "stack(s)"
+    ) in r.stderr
+    for name in ["insightxi-prod", *nested]:
+        policy = json.loads(cfn.get_stack_policy(StackName=name)["StackPolicyBody"])
+        (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+        assert deny["Action"] == ["Update:Replace", "Update:Delete"] and deny["Resource"] == "*"
+        assert (
+            "AWS::ElasticLoadBalancingV2::LoadBalancer"
+            in (deny["Condition"]["StringEquals"]["ResourceType"])
+        )
+    r = deploy(aws, "status", "--env", "prod", "--output", "json")
+    assert json.loads(r.stdout)["termination_protection"] is True
+    assert json.loads(r.stdout)["stack_policy"] == "set (2 statement(s), 1 deny)"
 
 
 def test_status_of_an_environment_never_deployed(aws):
@@ -380,7 +459,7 @@ def test_plan_refuses_templates_that_differ_from_the_code(aws, tmp_path):
 
 def _run_bin(aws, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(BIN / "deploy"), *args, "--endpoint-url", aws.endpoint],
+        [sys.executable, str(BIN / "deploy"), *args, *local_args(aws)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -514,7 +593,9 @@ def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, c
 
     monkeypatch.setattr(changesets, "describe_tree", interrupted)
     monkeypatch.setattr(
-        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, "--endpoint-url", aws.endpoint]
+        sys,
+        "argv",
+        ["deploy", "plan", "--env", "dev", *ALL_TAGS, *local_args(aws)],
     )
     with pytest.raises(SystemExit) as info:
         deploy_main()
@@ -672,3 +753,261 @@ def test_the_readme_shows_what_plan_says_about_a_missing_tag(aws, tmp_path):
     r = deploy(aws, "plan", "--env", "dev", "--image-tag", command)
     assert r.exit_code == 1
     assert r.stderr.splitlines() == expected
+
+
+def test_every_command_refuses_credentials_for_another_account(aws, tmp_path):
+    # The project's own configuration: its accounts are not moto's.
+    env = config.load().env("dev")
+    for command in (["bootstrap"], ["status"], ["plan", *ALL_TAGS], ["secret", "list"]):
+        r = CliRunner().invoke(
+            cli.deploy, [*command, "--env", env.name, "--endpoint-url", aws.endpoint]
+        )
+        assert r.exit_code == 1, (command, r.output)
+        lines = [line for line in r.stderr.splitlines() if line.strip()]
+        assert lines == [
+            "error: these credentials are for AWS account 123456789012, but environment dev is "
+            f"in account {env.account_id} (account_id in the configuration): nothing was done"
+        ]
+    # Refused before any other call: no bootstrap stack, no bucket, no change set.
+    assert client(aws, "cloudformation").list_stacks()["StackSummaries"] == []
+    assert client(aws, "s3").list_buckets()["Buckets"] == []
+
+
+def test_the_environments_deploy_role_is_assumed_before_the_account_check(aws, tmp_path):
+    from tests.conftest import config_in_account
+
+    # An account that is not the caller's: only the assumed role's credentials are in it.
+    other = "210987654321"
+    role = f"arn:aws:iam::{other}:role/insightxi-deployer"
+    path = config_in_account(
+        other,
+        tmp_path,
+        **{f'account_id = "{other}"': f'account_id = "{other}"\ndeploy_role_arn = "{role}"'},
+    )
+    r = CliRunner().invoke(
+        cli.deploy,
+        ["bootstrap", "--env", "dev", "--endpoint-url", aws.endpoint, "--config", str(path)],
+    )
+    assert r.exit_code == 0, r.output
+    assert f"assumed {role} as insightxi-deploy-dev" in r.stderr
+    # The bucket was made in the role's account (moto keeps one backend per account).
+    assert f"insightxi-dev-artifacts-{other}-eu-west-1" in r.stdout
+
+
+def test_a_failing_role_assumption_is_one_line():
+    from botocore.stub import Stubber
+
+    from cfn.deploy import identity
+
+    sts = boto3.client(
+        "sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    role = "arn:aws:iam::210987654321:role/insightxi-deployer"
+    with Stubber(sts) as stub:
+        # AWS's answer when the role's trust policy does not name the caller.
+        stub.add_client_error(
+            "assume_role",
+            service_error_code="AccessDenied",
+            service_message="User: arn:aws:iam::123456789012:user/ci is not authorized to "
+            f"perform: sts:AssumeRole on resource: {role}",
+            http_status_code=403,
+            expected_params={"RoleArn": role, "RoleSessionName": "insightxi-deploy-prod"},
+        )
+        with pytest.raises(DeployError) as info:
+            identity.assume_role(sts, role, "prod")
+    assert info.value.message == (
+        f"cannot assume prod's deploy role {role}: AccessDenied: User: "
+        "arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole on "
+        f"resource: {role}"
+    )
+    assert "trust policy" in info.value.hint
+
+
+@pytest.fixture
+def change_set_calls(monkeypatch):
+    """Every CreateChangeSet request's parameters as botocore sends them: moto takes the
+    rollback configuration but does not keep it, so the request is what can be checked."""
+    import copy
+
+    import boto3.session
+
+    calls = []
+    made_by = boto3.session.Session.client
+
+    def record(params, **_):
+        calls.append(copy.deepcopy(params))
+
+    def client_with_record(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("provide-client-params.cloudformation.CreateChangeSet", record)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_record)
+    return calls
+
+
+def test_rollback_triggers_apply_from_the_second_plan(aws, tmp_path, change_set_calls):
+    from cfn.deploy import envelope
+
+    env = next(e for e in config.load(aws.config).environments.values() if not e.protected)
+    tags = [arg for s in env.services for arg in ("--image-tag", f"{s.name}=1a2b3c4")]
+    ready(aws, env.name)
+    first = tmp_path / "first.json"
+    r = deploy(aws, "plan", "--env", env.name, *tags, "--plan-out", str(first))
+    assert r.exit_code == 2, r.output
+    assert envelope.NOT_IN_FORCE in r.stdout.splitlines()
+    assert "RollbackConfiguration" not in change_set_calls[-1]
+    assert deploy(aws, "execute", str(first), "--env", env.name, "--yes").exit_code == 0
+
+    stack = client(aws, "cloudformation").describe_stacks(StackName=naming.root_stack(env))
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack["Stacks"][0]["Outputs"]}
+    arns = outputs[envelope.ROLLBACK_OUTPUT].split(",")
+    assert arns and all(arn.startswith("arn:aws:cloudwatch:") for arn in arns)
+    service = env.services[0].name
+    r = deploy(aws, "plan", "--env", env.name, "--image-tag", f"{service}=9f8e7d6")
+    assert r.exit_code == 2, r.output
+    assert change_set_calls[-1]["RollbackConfiguration"] == {
+        "RollbackTriggers": [{"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in arns],
+        "MonitoringTimeInMinutes": env.rollback_monitoring_minutes,
+    }
+    lines = r.stdout.splitlines()
+    start = lines.index(
+        f"rollback triggers ({len(arns)}), monitored for {env.rollback_monitoring_minutes} min "
+        "after deployment:"
+    )
+    assert lines[start + 1 : start + 1 + len(arns)] == [f"    {arn}" for arn in arns]
+    assert envelope.NOT_IN_FORCE not in lines
+
+
+def test_bootstrap_makes_the_service_role_and_every_change_set_names_it(
+    aws, tmp_path, change_set_calls
+):
+    from cfn.stacks import deployroles
+
+    env = config.load(aws.config).env("dev")
+    ready(aws)
+    role = client(aws, "iam").get_role(RoleName=deployroles.service_role_name(env))["Role"]
+    policy_arn = f"arn:aws:iam::123456789012:policy/{deployroles.deployer_policy_name(env)}"
+    assert client(aws, "iam").get_policy(PolicyArn=policy_arn)["Policy"]["Arn"] == policy_arn
+    bootstrap_call = change_set_calls[-1]
+    assert bootstrap_call["StackName"] == naming.bootstrap_stack(env)
+    assert bootstrap_call["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert "RoleARN" not in bootstrap_call  # bootstrap makes the role: it cannot act with it
+
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 2, r.output
+    assert change_set_calls[-1]["StackName"] == naming.root_stack(env)
+    assert change_set_calls[-1]["RoleARN"] == role["Arn"]
+    assert f"service role: {role['Arn']}" in r.stdout.splitlines()
+
+
+def test_plan_without_the_service_role_says_to_bootstrap(aws):
+    from cfn.stacks import bootstrap
+
+    env = config.load(aws.config).env("dev")
+    # A bootstrap stack made before there was a service role: no ServiceRoleArn output.
+    template = json.loads(render.to_text(bootstrap.build(env)))
+    for name in ("ServiceRole", "DeployerPolicy"):
+        del template["Resources"][name]
+    for name in ("ServiceRoleArn", "DeployerPolicyArn"):
+        del template["Outputs"][name]
+    client(aws, "cloudformation").create_stack(
+        StackName=naming.bootstrap_stack(env), TemplateBody=json.dumps(template)
+    )
+    create_secrets(aws)
+    push_images(aws)
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS)
+    assert r.exit_code == 1
+    assert r.stderr.splitlines() == [
+        f"error: no CloudFormation service role for dev: stack {naming.bootstrap_stack(env)} "
+        "has no ServiceRoleArn output",
+        "  run: bin/deploy bootstrap --env dev",
+    ]
+
+
+def test_allow_replace_must_name_a_protected_resource_the_change_set_replaces(
+    aws, tmp_path, real_domain
+):
+    ready(aws, "prod")
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--allow-replace", "LoadBalancer")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-2:] == [
+        "error: --allow-replace LoadBalancer: this change set replaces no protected resource "
+        "by that logical id",
+        "  plan again without it",
+    ]
+    # Refused after the change set was made: it is deleted, nothing waits for review.
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-prod")
+    assert [s for s in summaries["Summaries"] if s["StackName"] == "insightxi-prod"] == []
+    assert not Path("plans/insightxi-prod.json").exists()
+
+
+@pytest.fixture
+def cloudformation_calls(monkeypatch):
+    """(operation, parameters) of every CloudFormation request, in order (moto keeps a stack
+    policy but enforces none, so what was asked of CloudFormation, and when, is the check)."""
+    import copy
+
+    import boto3.session
+
+    calls = []
+    made_by = boto3.session.Session.client
+
+    def record(params, model, **_):
+        calls.append((model.name, copy.deepcopy(params)))
+
+    def client_with_record(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("provide-client-params.cloudformation", record)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_record)
+    return calls
+
+
+def test_execute_lifts_the_stack_policy_only_for_what_the_plan_allows(
+    aws, tmp_path, real_domain, cloudformation_calls
+):
+    from cfn.deploy import planfile, stackpolicy
+
+    ready(aws, "prod")
+    first = tmp_path / "first.json"
+    assert deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
+    assert deploy(aws, "execute", str(first), "--env", "prod", "--yes").exit_code == 0
+    update = tmp_path / "update.json"
+    r = deploy(aws, "plan", "--env", "prod", "--image-tag", f"{FIRST.name}=9f8e7d6")
+    assert r.exit_code == 2, r.output
+    # A plan made with --allow-replace LoadBalancer (moto never reports the replacement that
+    # plan requires for it, so the recorded plan stands for one).
+    made = planfile.read(Path("plans/insightxi-prod.json"))
+    planfile.write(update, made.model_copy(update={"allow_replace": ("LoadBalancer",)}))
+    cloudformation_calls.clear()
+    r = deploy(aws, "execute", str(update), "--env", "prod", "--yes")
+    assert r.exit_code == 0, r.output
+
+    names = [name for name, _ in cloudformation_calls]
+    executed = names.index("ExecuteChangeSet")
+    before = [p for n, p in cloudformation_calls[:executed] if n == "SetStackPolicy"]
+    after = [p for n, p in cloudformation_calls[executed:] if n == "SetStackPolicy"]
+    relaxed = stackpolicy.document(("LoadBalancer",))
+    assert before and all(json.loads(p["StackPolicyBody"]) == relaxed for p in before)
+    assert len(after) == len(before)
+    assert all(json.loads(p["StackPolicyBody"]) == stackpolicy.document() for p in after)
+    (deny,) = [s for s in relaxed["Statement"] if s["Effect"] == "Deny"]
+    assert deny["NotResource"] == ["LogicalResourceId/LoadBalancer"] and "Resource" not in deny
+
+
+def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
+    from cfn.cli.deploy import DeployContext
+    from tests.conftest import config_in_account
+
+    env = config.load().env("dev")
+    path = config_in_account(
+        env.account_id,
+        tmp_path,
+        **{"[environments.dev]\n": '[environments.dev]\nprofile = "dev"\n'},
+    )
+    assert DeployContext("dev", None, None, None, "text", path).profile == "dev"
+    given = DeployContext("dev", None, "mine", None, "text", path)
+    assert given.profile == "mine"
+    assert DeployContext("staging", None, None, None, "text", path).profile is None

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from cfn import naming
+from cfn import config, naming
 from cfn.cli import operate
 from cfn.deploy import logs as logs_mod
 from tests import test_deploy_e2e as e2e
@@ -23,6 +23,7 @@ from tests.test_deploy_e2e import client, deploy
 # The local AWS, fresh for each test (the fixtures of test_deploy_e2e).
 aws = e2e.aws
 fresh_aws = e2e.fresh_aws
+real_domain = e2e.real_domain
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +57,7 @@ def set_secrets(aws, env, value: str = VALUE) -> list:
 def deployed(aws, env, tmp_path, tag: str = "1a2b3c4"):
     """Bootstrap, set the secrets, plan and execute `env`; return every command's result."""
     results = [deploy(aws, "bootstrap", "--env", env.name), *set_secrets(aws, env)]
-    e2e.create_zone(env)
+    e2e.create_zone(config.load(aws.config).env(env.name))
     plan_file = tmp_path / f"{env.name}.json"
     results.append(
         deploy(aws, "plan", "--env", env.name, *tag_args(env, tag), "--plan-out", str(plan_file))
@@ -371,7 +372,7 @@ def test_logs_follow_prints_new_lines_and_ctrl_c_ends_it(aws, platform, tmp_path
     environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     command = [sys.executable, str(BIN / "deploy"), "logs", "--env", "dev", service.name]
     proc = subprocess.Popen(
-        [*command, "--follow", "--endpoint-url", aws.endpoint],
+        [*command, "--follow", "--endpoint-url", aws.endpoint, "--config", str(aws.config)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -500,7 +501,7 @@ def test_destroy_reviews_then_refuses_without_a_terminal_asks_at_one(
     assert r.exit_code == 0 and "nothing to destroy" in r.stdout
 
 
-def test_destroy_a_protected_environment(aws, platform, tmp_path, monkeypatch):
+def test_destroy_a_protected_environment(aws, platform, tmp_path, monkeypatch, real_domain):
     env = platform.env("prod")
     assert env.protected and env.alb_deletion_protection and env.retain_stateful_resources
     deployed(aws, env, tmp_path)

@@ -684,14 +684,13 @@ def test_large_values_are_summarised_not_cut():
 
 
 def test_a_no_change_plan_marks_older_plan_files_of_the_environment_spent(tmp_path):
-    from cfn.deploy import plan as plan_mod
     from cfn.deploy import planfile
 
     mine, other, broken = tmp_path / "a.json", tmp_path / "b.json", tmp_path / "c.json"
     planfile.write(mine, _plan())
     planfile.write(other, _plan(environment="staging"))
     broken.write_text("{")
-    marked = plan_mod.mark_spent([mine, other, broken, tmp_path / "missing.json", mine], "prod")
+    marked = planfile.mark_spent([mine, other, broken, tmp_path / "missing.json", mine], "prod")
     assert marked == [mine]
     assert planfile.read(mine).spent and not planfile.read(other).spent
     assert broken.read_text() == "{"

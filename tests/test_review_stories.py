@@ -758,3 +758,50 @@ def test_trust_public_exposure_and_dropped_denies_are_broadening():
         {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "10.1.0.0/16"},
     )
     assert security.broadenings(narrower) == []
+
+
+# -- a protected environment refuses to replace what it protects (issue 14) ------------------
+# The change set shapes are DescribeChangeSet's for a replacement (`Replacement: True`), which
+# moto never reports: the Stubber stands for CloudFormation here.
+
+
+def test_a_protected_replacement_is_refused_without_allow_replace(cfn, prod):
+    from cfn.deploy import envelope
+    from cfn.deploy.errors import DeployError
+
+    assert prod.protected
+    r = lb_replacement(prod).review(cfn)
+    with pytest.raises(DeployError) as info:
+        envelope.guard_replacements(prod, r.real, ())
+    assert info.value.message == (
+        f"prod is protected and this change set replaces or removes {naming.EDGE}/LoadBalancer "
+        "(AWS::ElasticLoadBalancingV2::LoadBalancer, replacement True); the change set was "
+        "deleted"
+    )
+    assert info.value.hint == "if that is intended, plan again with --allow-replace LoadBalancer"
+
+
+def test_allow_replace_lets_the_named_replacement_through_and_says_so(cfn, prod):
+    from cfn.deploy import envelope
+    from cfn.deploy.errors import DeployError
+
+    r = lb_replacement(prod).review(cfn)
+    assert envelope.guard_replacements(prod, r.real, ("LoadBalancer",)) == [
+        f"allowed to replace (--allow-replace): {naming.EDGE}/LoadBalancer "
+        "(AWS::ElasticLoadBalancingV2::LoadBalancer)"
+    ]
+    with pytest.raises(DeployError, match="replaces no protected resource by that logical id"):
+        envelope.guard_replacements(prod, r.real, ("LoadBalancer", "Vpc"))
+
+
+def test_an_unprotected_environment_neither_refuses_nor_takes_allow_replace(
+    cfn, prod, story_platform
+):
+    from cfn.deploy import envelope
+    from cfn.deploy.errors import DeployError
+
+    env = next(e for e in story_platform.environments.values() if not e.protected)
+    r = lb_replacement(prod).review(cfn)
+    assert envelope.guard_replacements(env, r.real, ()) == []
+    with pytest.raises(DeployError, match="is not protected; nothing to allow"):
+        envelope.guard_replacements(env, r.real, ("LoadBalancer",))

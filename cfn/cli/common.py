@@ -21,6 +21,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_CHANGES = 2  # deploy plan: a change set is waiting for review
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,3 +74,30 @@ def _explain_aws(exc: BaseException) -> Any:
     from cfn.deploy.aws import explain
 
     return explain(exc)
+
+
+def run_group(group: click.Group) -> None:
+    """Run a command group (`deploy`); usage errors exit 1, because 2 means "changes to
+    review"; Ctrl-C is one line and exit 130."""
+    try:
+        group.main(prog_name=group.name, standalone_mode=False)
+    except click.exceptions.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+    except KeyboardInterrupt as exc:
+        _interrupted(exc)
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C inside a command into Abort; the interrupt is its cause.
+        if isinstance(exc.__cause__, KeyboardInterrupt):
+            _interrupted(exc.__cause__)
+        err("aborted")
+        sys.exit(EXIT_ERROR)
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_ERROR)
+
+
+def _interrupted(exc: KeyboardInterrupt) -> None:
+    """Ctrl-C: one line saying what was and was not done, exit 130; never a traceback."""
+    err(getattr(exc, "message", None) or "interrupted")
+    sys.exit(EXIT_INTERRUPTED)

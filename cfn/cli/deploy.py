@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from cfn import config as config_mod
-from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors
+from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, F, err, handle_errors, run_group
 from cfn.cli.follow import (
     DEADLINE,
     follow_in_progress,
@@ -22,8 +22,6 @@ from cfn.cli.follow import (
     progress_printer,
 )
 from cfn.fsutil import atomic_write
-
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 class DeployContext:
@@ -46,7 +44,8 @@ class DeployContext:
             )
         self.env = platform.env(env_name)
         self.region = region or self.env.region
-        self.profile = profile
+        # --profile wins; else the environment's own profile; else the usual chain.
+        self.profile = profile or self.env.profile or None
         self.endpoint_url = endpoint_url
         self.output = output
         self._clients: Any = None
@@ -56,8 +55,17 @@ class DeployContext:
         if self._clients is None:
             from cfn.deploy.aws import make_clients
 
-            self._clients = make_clients(self.region, self.profile, self.endpoint_url, progress=err)
+            self._clients = make_clients(
+                self.region, self.profile, self.endpoint_url, progress=err, account=self.account
+            )
         return self._clients
+
+    @property
+    def account(self) -> Any:
+        """The environment's account and deploy role, checked before any other AWS call."""
+        from cfn.deploy.aws import Account
+
+        return Account(self.env.name, self.env.account_id, self.env.deploy_role_arn)
 
     def emit(self, text: str, data: dict[str, Any]) -> None:
         """The result: text for people or JSON for machines, on stdout."""
@@ -116,7 +124,7 @@ def deploy() -> None:
     """Deploy an environment through a reviewed CloudFormation change set.
 
     \b
-    bootstrap  create or update the artifacts bucket (once per environment)
+    bootstrap  create or update the artifacts bucket and CloudFormation's role (once per env)
     plan       upload the templates, create the change set, print the review
     execute    execute exactly the reviewed change set and follow it
     diff       compare the committed templates with the deployed stacks (read-only)
@@ -133,7 +141,8 @@ def deploy() -> None:
 @deploy_options
 @handle_errors(config_exit=EXIT_ERROR)
 def bootstrap(**kw: Any) -> None:
-    """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket."""
+    """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket, the
+    CloudFormation service role and the deployer policy (needs IAM rights)."""
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)
@@ -194,6 +203,14 @@ def bootstrap(**kw: Any) -> None:
     is_flag=True,
     help="Do not check that each secret exists and is not scheduled for deletion.",
 )
+@click.option(
+    "--allow-replace",
+    "allow_replace",
+    multiple=True,
+    metavar="LOGICAL_ID",
+    help="Protected environments: let this change set replace or remove this stateful "
+    "resource (repeatable; recorded in the plan file, shown in the review).",
+)
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(
     image_tags: tuple[str, ...],
@@ -203,6 +220,7 @@ def plan(
     revert_drift: bool,
     skip_image_check: bool,
     skip_secret_check: bool,
+    allow_replace: tuple[str, ...],
     **kw: Any,
 ) -> None:
     """Upload the templates, create one change set for the environment and print its review.
@@ -230,6 +248,7 @@ def plan(
         progress=err,
         check_images=not skip_image_check,
         check_secrets=not skip_secret_check,
+        allow_replace=allow_replace,
     )
     if result.review is None:
         from cfn.cli.review import no_changes
@@ -259,18 +278,20 @@ def env_or_all(fn: F) -> F:
 
 
 def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
-    """One context per environment asked for; environments in one region share clients."""
+    """One context per environment asked for; environments in one region and account (same
+    profile and role) share clients."""
     if bool(env_name) == all_envs:
         raise click.UsageError("give either --env NAME or --all")
     if env_name:
         return [DeployContext(env_name=env_name, **kw)]
     names = list(config_mod.load(kw.get("config_path")).environments)
     out = [DeployContext(env_name=name, **kw) for name in names]
-    shared: dict[str, Any] = {}
+    shared: dict[tuple[Any, ...], Any] = {}
     for ctx in out:
-        if ctx.region not in shared:
-            shared[ctx.region] = ctx.clients
-        ctx._clients = shared[ctx.region]
+        key = (ctx.region, ctx.profile, ctx.account.account_id, ctx.account.role_arn)
+        if key not in shared:
+            shared[key] = ctx.clients
+        ctx._clients = shared[key]
     return out
 
 
@@ -320,25 +341,4 @@ from cfn.cli import review as _review  # noqa: E402,F401
 
 def deploy_main() -> None:
     """Run `deploy`; usage errors exit 1 here, because 2 means "changes to review"."""
-    try:
-        deploy.main(prog_name="deploy", standalone_mode=False)
-    except click.exceptions.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt as exc:
-        _interrupted(exc)
-    except click.exceptions.Abort as exc:
-        # click turns Ctrl-C inside a command into Abort; the interrupt is its cause.
-        if isinstance(exc.__cause__, KeyboardInterrupt):
-            _interrupted(exc.__cause__)
-        err("aborted")
-        sys.exit(EXIT_ERROR)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_ERROR)
-
-
-def _interrupted(exc: KeyboardInterrupt) -> None:
-    """Ctrl-C: one line saying what was and was not done, exit 130; never a traceback."""
-    err(getattr(exc, "message", None) or "interrupted")
-    sys.exit(EXIT_INTERRUPTED)
+    run_group(deploy)

@@ -49,4 +49,9 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
         display(ctx.output, planned.change_count),
         deadline=seconds,
     )
+    if outcome.protected_stacks:
+        err(
+            f"termination protection: on for {planned.stack}; stack policy set on "
+            f"{outcome.protected_stacks} stack(s)"
+        )
     report(ctx, outcome, deadline)

@@ -21,7 +21,7 @@ def no_changes(
 ) -> None:
     """Report a plan with nothing to change, mark older plan files spent, exit 0."""
     from cfn import naming
-    from cfn.deploy import plan as plan_mod
+    from cfn.deploy import planfile
 
     stack = naming.root_stack(ctx.env)
     text = f"no changes: {stack} already matches the templates"
@@ -31,7 +31,7 @@ def no_changes(
             + ", ".join(c.where for c in result.no_ops)
             + ")"
         )
-    for path in plan_mod.mark_spent(older_plans, ctx.env.name):
+    for path in planfile.mark_spent(older_plans, ctx.env.name):
         err(f"{path}: marked spent (nothing to execute)")
     ctx.emit(
         text,

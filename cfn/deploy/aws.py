@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import urlsplit
 
+from cfn.deploy import identity
 from cfn.deploy.errors import DeployError
 
 RETRIES = {"mode": "standard", "max_attempts": 10}
@@ -31,6 +32,15 @@ PATIENCE = 1.0
 # and 5xx keep the standard mode's RETRIES, but a host that is not there will not come back in
 # the next seconds.
 CONNECTION_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Account:
+    """The AWS account an environment lives in, and the role to assume there (or "")."""
+
+    env_name: str
+    account_id: str
+    role_arn: str = ""
 
 
 @dataclass(frozen=True)
@@ -160,7 +170,10 @@ def make_clients(
     profile: str | None = None,
     endpoint_url: str | None = None,
     progress: Callable[[str], None] = lambda s: None,
+    account: Account | None = None,
 ) -> Clients:
+    """Clients for `region`; with `account`, first its role assumed and the caller's account
+    checked (`cfn.deploy.identity`), before any other call."""
     import boto3
     from botocore.config import Config
     from botocore.exceptions import ProfileNotFound
@@ -194,11 +207,18 @@ def make_clients(
         )
         return made
 
+    if account and account.role_arn:
+        keys = identity.assume_role(client("sts"), account.role_arn, account.env_name)
+        session = boto3.Session(region_name=region, **keys)
+        progress(f"assumed {account.role_arn} as {identity.session_name(account.env_name)}")
+    sts = client("sts")
+    if account:
+        identity.check_account(sts, account.account_id, account.env_name)
     return Clients(
         cloudformation=client("cloudformation"),
         s3=client("s3"),
         secretsmanager=client("secretsmanager"),
-        sts=client("sts"),
+        sts=sts,
         region=region,
         make=client,
     )

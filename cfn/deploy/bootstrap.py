@@ -1,7 +1,9 @@
-"""`bootstrap`: create or update the environment's artifacts-bucket stack.
+"""`bootstrap`: create or update the environment's bootstrap stack: the artifacts bucket, the
+CloudFormation service role every change set names (`RoleARN`), the minimal deployer policy.
 
-It goes through a change set like everything else, executed at once (it holds one bucket and its
-policy, nothing a service depends on at run time); a second run finds no changes.
+It goes through a change set like everything else, executed at once (nothing a service depends
+on at run time); a second run finds no changes. It is the one command that needs IAM rights
+beyond the deployer policy: it creates that policy and the role.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from cfn.render import to_text
 from cfn.stacks import bootstrap as bootstrap_template
 
 BUCKET_OUTPUT = "ArtifactsBucketName"
+ROLE_OUTPUT = "ServiceRoleArn"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,9 @@ def run(
             change_set_type=state.change_set_type,
             template_body=body,
             tags=naming.tag_dict(env),
-            description="artifacts bucket",
+            description="artifacts bucket, CloudFormation service role, deployer policy",
+            # The service role and the deployer policy have names (one per environment).
+            capabilities=("CAPABILITY_NAMED_IAM",),
             sleep=sleep,
         )
     except changesets.NoChanges:
@@ -68,12 +73,22 @@ def _bucket(state: changesets.StackState) -> str:
 
 def artifacts_bucket(cfn: Any, env: Environment) -> str:
     """The bucket `bootstrap` made; a clear error when it has not run."""
+    return _output(cfn, env, BUCKET_OUTPUT, "artifacts bucket")
+
+
+def service_role(cfn: Any, env: Environment) -> str:
+    """The CloudFormation service role `bootstrap` made; a clear error when it has not run
+    (or ran before there was one)."""
+    return _output(cfn, env, ROLE_OUTPUT, "CloudFormation service role")
+
+
+def _output(cfn: Any, env: Environment, output: str, what: str) -> str:
     state = changesets.stack_state(cfn, naming.bootstrap_stack(env))
-    bucket = _bucket(state)
-    if not state.exists or not bucket:
+    value = state.outputs.get(output, "")
+    if not state.exists or not value:
         raise DeployError(
-            f"no artifacts bucket for {env.name}: stack {naming.bootstrap_stack(env)} "
-            f"{'has no ' + BUCKET_OUTPUT + ' output' if state.exists else 'does not exist'}",
+            f"no {what} for {env.name}: stack {naming.bootstrap_stack(env)} "
+            f"{'has no ' + output + ' output' if state.exists else 'does not exist'}",
             f"run: bin/deploy bootstrap --env {env.name}",
         )
-    return bucket
+    return value

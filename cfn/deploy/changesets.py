@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -136,12 +136,14 @@ def create_change_set(
     capabilities: Iterable[str] = (),
     deployment_mode: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create the change set (nested stacks included) and wait for it; return its description.
 
     `deployment_mode="REVERT_DRIFT"` makes a drift-aware change set (it also puts back what was
-    changed outside CloudFormation). Raises NoChanges (after deleting the empty change set) or
-    ChangeSetFailed, with the reasons of the nested change sets that failed.
+    changed outside CloudFormation); `extra` are further CreateChangeSet parameters (the
+    rollback configuration, the service role). Raises NoChanges (after deleting the empty
+    change set) or ChangeSetFailed, with the reasons of the nested change sets that failed.
     """
     source = {"TemplateURL": template_url} if template_url else {"TemplateBody": template_body}
     if deployment_mode:
@@ -157,6 +159,7 @@ def create_change_set(
             IncludeNestedStacks=True,
             Description=description[:1024],
             **source,
+            **(extra or {}),
         )
     except Exception as exc:
         if error_code(exc) == "ValidationError" and any(s in str(exc) for s in _NO_CHANGES):

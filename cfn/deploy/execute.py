@@ -22,7 +22,7 @@ from typing import Any
 
 from cfn import naming
 from cfn.config import Environment, Service
-from cfn.deploy import changesets, events, planfile, rollout
+from cfn.deploy import changesets, events, planfile, rollout, stackpolicy
 from cfn.deploy.aws import Clients, error_code, explain
 from cfn.deploy.errors import DeployError, Interrupted, StalePlan
 
@@ -99,6 +99,8 @@ class Outcome:
     status: str | None
     failures: list[str] = field(default_factory=list)
     verdicts: list[rollout.Verdict] = field(default_factory=list)
+    # Protected environments: the stacks given the stack policy after success (`protect`).
+    protected_stacks: int = 0
 
     @property
     def ok(self) -> bool:
@@ -264,6 +266,9 @@ def run(
             op = events.Operation.before_execute(cfn, plan.stack_id, token)
     except KeyboardInterrupt:
         raise not_started(plan) from None
+    if not resuming and env.protected and plan.change_set_type == "UPDATE":
+        # In force during this update: CloudFormation refuses what the plan did not allow.
+        stackpolicy.apply(cfn, plan.stack, plan.allow_replace)
     if not resuming:
         with _sigint_deferred() as interrupted:
             _execute(cfn, plan, token)
@@ -272,7 +277,7 @@ def run(
     tags = {k: v["value"] for k, v in plan.parameters.items() if "value" in v}
     by_service = {s.name: tags.get(naming.image_tag_parameter(s), "") for s in services}
     try:
-        return watch(
+        outcome = watch(
             clients, op, env, services, by_service, display, sleep=sleep, deadline=deadline
         )
     except KeyboardInterrupt:
@@ -285,6 +290,31 @@ def run(
         raise DeployError(
             f"stopped following: {why.message}; the deployment goes on in CloudFormation",
             f"follow it again: bin/deploy status --env {plan.environment} --watch",
+        ) from None
+    if outcome.ok:
+        outcome.protected_stacks = protect(cfn, plan, env)
+    return outcome
+
+
+def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> int:
+    """After a successful deployment of a protected environment: termination protection on the
+    root stack (a delete-stack is then refused by CloudFormation itself) and the full stack
+    policy on it and every nested stack (`cfn.deploy.stackpolicy`). How many stacks (0: not
+    protected)."""
+    if not env.protected:
+        return 0
+    try:
+        cfn.update_termination_protection(StackName=plan.stack, EnableTerminationProtection=True)
+        return stackpolicy.apply(cfn, plan.stack)
+    except Exception as exc:
+        why = explain(exc)
+        if why is None:
+            raise
+        raise DeployError(
+            f"deployed, but {plan.stack} could not be protected (termination protection, stack "
+            f"policy): {why.message}",
+            "give the role cloudformation:UpdateTerminationProtection and SetStackPolicy, then "
+            "execute again (the plan is done: plan and execute)",
         ) from None
 
 

@@ -1,11 +1,14 @@
 """`plan`: from the committed templates to a reviewed change set and a plan file.
 
-1. refuse when templates/ is not what the code renders;
+1. refuse a protected environment that still has the example domain or zone, and templates/
+   that are not what the code renders;
 2. preflight: every image tag exists in ECR, every secret exists and is not being deleted
    (`cfn.deploy.preflight`, all problems at once, before anything is uploaded);
 3. upload the environment's templates to the artifacts bucket (content-addressed);
 4. create one change set on the root stack (CREATE or UPDATE, nested stacks included) with the
-   image tags given, the others kept at their current value;
+   image tags given, the others kept at their current value, the bootstrap stack's service
+   role as `RoleARN` (CloudFormation acts with it, not with the deployer's credentials), and
+   the deployed root's rollback alarms as its rollback triggers (`cfn.deploy.envelope`);
 5. detect drift of the deployed stacks (bounded; `--no-drift` skips it);
 6. describe the change set and every nested one, and build the review; a change set made only of
    Dynamic evaluations that change nothing is deleted and reported as "no changes";
@@ -23,14 +26,23 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cfn import build, naming, render
 from cfn.config import Environment
-from cfn.deploy import artifacts, bootstrap, changesets, drift, planfile, preflight, review
+from cfn.deploy import (
+    artifacts,
+    bootstrap,
+    changesets,
+    drift,
+    envelope,
+    planfile,
+    preflight,
+    review,
+)
 from cfn.deploy.aws import Clients, error_code
 from cfn.deploy.errors import ChangeSetFailed, DeployError, Interrupted
 
@@ -148,8 +160,10 @@ def run(
     progress: Callable[[str], None] = lambda s: None,
     check_images: bool = True,
     check_secrets: bool = True,
+    allow_replace: tuple[str, ...] = (),
 ) -> PlanResult:
-    """Plan; on an error or Ctrl-C after the change set was asked for, delete it again."""
+    """Plan; on an error or Ctrl-C after the change set was asked for, delete it again.
+    `allow_replace`: logical ids of protected resources this plan may replace or remove."""
     made: list[str] = []
     try:
         return _run(
@@ -165,6 +179,7 @@ def run(
             progress=progress,
             checks={"images": check_images, "secrets": check_secrets},
             made=made,
+            allow_replace=allow_replace,
         )
     except KeyboardInterrupt:
         raise Interrupted(
@@ -204,7 +219,9 @@ def _run(
     progress: Callable[[str], None],
     checks: Mapping[str, bool],
     made: list[str],
+    allow_replace: tuple[str, ...],
 ) -> PlanResult:
+    envelope.refuse_example_values(env)
     rendered = render.render_env(env)
     differences = build.compare(rendered, templates_dir)
     if differences:
@@ -215,6 +232,7 @@ def _run(
         )
     account = clients.sts.get_caller_identity()["Account"]
     bucket = bootstrap.artifacts_bucket(clients.cloudformation, env)
+    role = bootstrap.service_role(clients.cloudformation, env)
 
     stack = naming.root_stack(env)
     state = changesets.stack_state(clients.cloudformation, stack)
@@ -225,6 +243,7 @@ def _run(
             "plan without --revert-drift",
         )
     params, record = _parameters(env, state, bucket, image_tags)
+    safety = envelope.rollback(env, state)
     preflight.run(clients, env, image_tags, state.parameters, **checks)
 
     deployable = [r for r in rendered if r.filename != naming.BOOTSTRAP_TEMPLATE]
@@ -253,16 +272,20 @@ def _run(
             description=f"bin/deploy plan --env {env.name}",
             deployment_mode="REVERT_DRIFT" if revert_drift else None,
             sleep=sleep,
+            extra={**safety.parameters, "RoleARN": role},
         )
     except changesets.NoChanges:
         return PlanResult(None, None, uploaded)
 
     result = _review(clients, desc, state, record, deployable, drifted, plan_path)
+    allowed = envelope.guard_replacements(env, result.real, allow_replace)
+    result.safety = [f"service role: {role}", *safety.lines, *allowed]
     if not result.has_changes:
         # Only Dynamic evaluations that change nothing: as good as "no changes".
         clients.cloudformation.delete_change_set(ChangeSetName=desc["ChangeSetId"])
         return PlanResult(None, None, uploaded, no_ops=result.no_ops)
     plan = _plan(env, account, clients.region, desc, state, bucket, uploaded, record, result)
+    plan = plan.model_copy(update={"allow_replace": allow_replace})
     if plan_path is not None:
         planfile.write(plan_path, plan)
     return PlanResult(result, plan, uploaded)
@@ -325,23 +348,3 @@ def _review(
         secrets=review.secret_parameters([r.text for r in deployable]),
         drift=drifted,
     )
-
-
-def mark_spent(paths: Iterable[Path], environment: str) -> list[Path]:
-    """Mark the plan files among `paths` that belong to `environment` as spent (a later plan
-    found no changes, so there is nothing to execute); return those marked.
-
-    A path that is missing or not a readable plan of this environment is left as it is.
-    """
-    marked = []
-    for path in dict.fromkeys(paths):
-        if not path.is_file():
-            continue
-        try:
-            old = planfile.read(path)
-        except DeployError:
-            continue
-        if old.environment == environment and not old.spent:
-            planfile.write(path, old.model_copy(update={"spent": True}))
-            marked.append(path)
-    return marked

@@ -8,6 +8,7 @@ line that says what to do, never a `KeyError` or a traceback.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,3 +93,23 @@ def read(path: Path) -> Plan:
         raise DeployError(
             f"plan file {path} is not a valid plan (check: {', '.join(fields)})", again
         ) from None
+
+
+def mark_spent(paths: Iterable[Path], environment: str) -> list[Path]:
+    """Mark the plan files among `paths` that belong to `environment` as spent (a later plan
+    found no changes, so there is nothing to execute); return those marked.
+
+    A path that is missing or not a readable plan of this environment is left as it is.
+    """
+    marked = []
+    for path in dict.fromkeys(paths):
+        if not path.is_file():
+            continue
+        try:
+            old = read(path)
+        except DeployError:
+            continue
+        if old.environment == environment and not old.spent:
+            write(path, old.model_copy(update={"spent": True}))
+            marked.append(path)
+    return marked

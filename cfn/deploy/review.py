@@ -96,6 +96,8 @@ class Review:
     drift: DriftReport | None = None
     plan_file: str = ""
     deployment_mode: str = ""
+    # What the safety envelope puts in force for this change set (rollback triggers, ...).
+    safety: list[str] = field(default_factory=list)
 
     @property
     def console_url(self) -> str:

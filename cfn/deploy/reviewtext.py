@@ -116,6 +116,7 @@ def to_text(review: Review) -> str:
     ]
     if review.drift is not None:
         lines.append(review.drift.line())
+    lines += review.safety
     lines.append("")
     if review.parameters:
         lines += ["Parameters:", *(f"    {_param(p)}" for p in review.parameters), ""]
@@ -197,6 +198,8 @@ def to_markdown(review: Review) -> str:
     ]
     if review.drift is not None:
         lines += [f"_{review.drift.line()}_", ""]
+    if review.safety:
+        lines += ["```", *review.safety, "```", ""]
     lines += _md_sections(review)
     lines += [
         "#### Changes",

@@ -9,7 +9,11 @@ blocked, objects owned by the bucket owner (no ACLs), a bucket policy that denie
 made over TLS, and a lifecycle rule that expires old versions and abandoned uploads. The bucket
 is retained when the stack is deleted: it is the deploy history.
 
-Outputs: ArtifactsBucketName, LogsBucketName (with access logs).
+Also the environment's CloudFormation service role and the minimal deployer policy
+(`cfn.stacks.deployroles`, `cfn.stacks.deployer`).
+
+Outputs: ArtifactsBucketName, ServiceRoleArn, DeployerPolicyArn, LogsBucketName (with access
+logs).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from troposphere import GetAtt, Ref, Sub, Template, s3
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.stacks import audit
+from cfn.stacks import audit, deployer, deployroles
 from cfn.stacks._common import add_output, new_template
 
 OLD_VERSIONS_DAYS = 90
@@ -115,7 +119,11 @@ def build(env: Environment) -> Template:
         t.add_resource(audit.logs_bucket_policy(env, logs))
     bucket = t.add_resource(artifacts_bucket(env, logs))
     t.add_resource(tls_only_policy(bucket))
+    role = t.add_resource(deployroles.service_role(env))
+    policy = t.add_resource(deployer.deployer_policy(env, role))
     add_output(t, "ArtifactsBucketName", Ref(bucket), "Bucket holding the nested templates")
+    add_output(t, "ServiceRoleArn", GetAtt(role, "Arn"), "CloudFormation acts with this role")
+    add_output(t, "DeployerPolicyArn", Ref(policy), "What a deployer needs (attach to CI's role)")
     if logs is not None:
         add_output(t, "LogsBucketName", Ref(logs), "Bucket receiving the access logs")
     return t

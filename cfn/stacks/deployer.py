@@ -1,0 +1,107 @@
+"""The minimal deployer policy of an environment: a managed policy in the bootstrap stack
+(`deployer-<project>-<env>`) that CI's role (or a person's) attaches to run `bin/deploy plan`,
+`execute`, `status`, `services` and `logs` (see `cfn.stacks.deployroles` for the service role).
+
+Change-set rights on this environment's stacks, `iam:PassRole` on the service role only (and
+only to CloudFormation), read/write on the artifacts prefix, and the read calls preflight, the
+review and status make. `bootstrap`, `destroy` and `secret set` are not in it: they create or
+delete what the policy protects, and stay with an administrator.
+"""
+
+from __future__ import annotations
+
+from awacs import aws
+from troposphere import GetAtt, iam
+
+from cfn import naming
+from cfn.config import Environment
+from cfn.stacks.deployroles import ALL, ARN, HERE, _stacks, _statement, deployer_policy_name
+
+
+def deployer_policy(env: Environment, role: iam.Role) -> iam.ManagedPolicy:
+    p = naming.prefix(env)
+    bucket = f"{ARN}:s3:::{naming.artifacts_bucket(env)}"
+    cluster = naming.cluster(env)
+    statements = [
+        _statement(
+            "ChangeSets",
+            (
+                "cloudformation:CreateChangeSet cloudformation:DescribeChangeSet "
+                "cloudformation:ExecuteChangeSet cloudformation:DeleteChangeSet "
+                "cloudformation:ListChangeSets cloudformation:DescribeStacks "
+                "cloudformation:DescribeStackEvents "
+                "cloudformation:DescribeStackResource "
+                "cloudformation:DescribeStackResources "
+                "cloudformation:ListStackResources cloudformation:GetTemplate "
+                "cloudformation:DetectStackDrift "
+                "cloudformation:DescribeStackResourceDrifts "
+                "cloudformation:GetStackPolicy cloudformation:SetStackPolicy "
+                "cloudformation:UpdateTerminationProtection"
+            ),
+            _stacks(env),
+        ),
+        # No resource-level permissions.
+        _statement(
+            "StackReads",
+            "cloudformation:DescribeStackDriftDetectionStatus cloudformation:ListStacks",
+            [ALL],
+        ),
+        aws.Statement(
+            Sid="PassTheServiceRoleToCloudFormation",
+            Effect=aws.Allow,
+            Action=[aws.Action("iam", "PassRole")],
+            Resource=[GetAtt(role, "Arn")],
+            Condition=aws.Condition(
+                aws.StringEquals("iam:PassedToService", "cloudformation.amazonaws.com")
+            ),
+        ),
+        _statement(
+            "Artifacts",
+            "s3:GetObject s3:PutObject",
+            [f"{bucket}/{naming.artifacts_prefix(env)}/*"],
+        ),
+        # Without ListBucket, S3 answers a HEAD of a missing template with 403, not 404.
+        _statement("ArtifactsList", "s3:ListBucket", [bucket]),
+        _statement(
+            "ServicesRead",
+            (
+                "ecs:DescribeServices ecs:ListTasks ecs:DescribeTasks "
+                "ecs:ListServiceDeployments ecs:DescribeServiceDeployments"
+            ),
+            [
+                f"{ARN}:ecs:{HERE}:service/{cluster}/{p}-*",
+                f"{ARN}:ecs:{HERE}:container-instance/{cluster}/*",
+                f"{ARN}:ecs:{HERE}:task/{cluster}/*",
+                f"{ARN}:ecs:{HERE}:service-deployment/{cluster}/*",
+            ],
+        ),
+        _statement(
+            "TargetHealthAndTaskDefinitions",
+            (
+                "elasticloadbalancing:DescribeTargetHealth "
+                "elasticloadbalancing:DescribeTargetGroups ecs:DescribeTaskDefinition "
+                "logs:DescribeLogGroups"
+            ),
+            [ALL],  # no resource-level permissions
+        ),
+        _statement(
+            "Logs",
+            "logs:FilterLogEvents logs:GetLogEvents logs:StartLiveTail",
+            [f"{ARN}:logs:{HERE}:log-group:/ecs/{p}/*"],
+        ),
+        _statement(
+            "Preflight",
+            "ecr:DescribeImages secretsmanager:DescribeSecret",
+            [
+                *(f"{ARN}:ecr:{HERE}:repository/{s.repository}" for s in env.services),
+                f"{ARN}:secretsmanager:{HERE}:secret:{env.project}/{env.name}/*",
+            ],
+        ),
+        _statement("Alarms", "cloudwatch:DescribeAlarms", [f"{ARN}:cloudwatch:{HERE}:alarm:{p}-*"]),
+    ]
+    return iam.ManagedPolicy(
+        "DeployerPolicy",
+        ManagedPolicyName=deployer_policy_name(env),
+        Description=f"Plan and execute {p} through change sets with its CloudFormation role",
+        PolicyDocument=aws.PolicyDocument(Version="2012-10-17", Statement=statements),
+    )

@@ -1,0 +1,137 @@
+"""The bootstrap stack's CloudFormation service role and deployer policy (issue 14): no action
+wildcards, `Resource: "*"` only where the action has no resource-level permissions, and every
+other resource scoped to the environment's names (or, where AWS generates the id, to the
+account and region), per environment of the configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from cfn import naming
+from cfn.rules.IamWildcardResource import supports_resources
+from cfn.stacks import deployroles
+
+# Resources whose ARNs hold only ids AWS generates: scoped to the account and region, or (Route
+# 53, service-linked roles) to the kind of resource.
+GENERATED_IDS = (
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:${AWS::AccountId}:*",
+    "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*",
+    "arn:${AWS::Partition}:acm:${AWS::Region}:${AWS::AccountId}:certificate/*",
+    "arn:${AWS::Partition}:servicediscovery:${AWS::Region}:${AWS::AccountId}:*",
+    "arn:${AWS::Partition}:application-autoscaling:${AWS::Region}:${AWS::AccountId}:"
+    "scalable-target/*",
+    "arn:${AWS::Partition}:route53:::hostedzone/*",
+    "arn:${AWS::Partition}:route53:::change/*",
+    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/*",
+)
+
+
+def _bootstrap(templates, env_name):
+    return templates[f"{env_name}/{naming.BOOTSTRAP_TEMPLATE}"]["Resources"]
+
+
+def _statements(document):
+    return document["Statement"]
+
+
+def _actions(statement):
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+@pytest.fixture(params=["service role", "deployer policy"])
+def policy(request, platform, templates):
+    """(environment, statements) of each policy in each environment's bootstrap template."""
+    out = []
+    for env in platform.environments.values():
+        resources = _bootstrap(templates, env.name)
+        if request.param == "service role":
+            doc = resources["ServiceRole"]["Properties"]["Policies"][0]["PolicyDocument"]
+        else:
+            doc = resources["DeployerPolicy"]["Properties"]["PolicyDocument"]
+        out.append((env, _statements(doc)))
+    return out
+
+
+def test_no_action_wildcards(policy):
+    for _env, statements in policy:
+        for s in statements:
+            assert s["Effect"] == "Allow"
+            for action in _actions(s):
+                assert "*" not in action, (s["Sid"], action)
+
+
+def test_resource_star_only_on_actions_without_resource_level_permissions(policy):
+    stars = 0
+    for _env, statements in policy:
+        for s in statements:
+            if "*" in s["Resource"]:
+                stars += 1
+                assert s["Resource"] == ["*"]
+                assert [a for a in _actions(s) if supports_resources(a) is not False] == []
+    assert stars  # the Describe calls are there, and only there
+
+
+def test_every_other_resource_is_scoped_to_the_environment(policy):
+    for env, statements in policy:
+        for s in statements:
+            for resource in s["Resource"]:
+                if resource == "*":
+                    continue
+                arn = resource.get("Fn::Sub", resource)
+                if isinstance(arn, dict):  # GetAtt of the service role
+                    assert arn == {"Fn::GetAtt": ["ServiceRole", "Arn"]}
+                    continue
+                scoped = (
+                    naming.prefix(env) in arn
+                    or f":secret:{env.project}/{env.name}/" in arn
+                    or any(arn.endswith(f":repository/{s.repository}") for s in env.services)
+                    or (
+                        bool(env.hosted_zone_id)
+                        and arn.endswith(f"hostedzone/{env.hosted_zone_id}")
+                    )
+                )
+                assert scoped or arn in GENERATED_IDS, (env.name, s["Sid"], arn)
+
+
+def test_the_service_role_is_for_cloudformation_of_this_account_only(platform, templates):
+    for env in platform.environments.values():
+        role = _bootstrap(templates, env.name)["ServiceRole"]["Properties"]
+        assert role["RoleName"] == deployroles.service_role_name(env)
+        # Not under the prefix the role may manage: it cannot edit its own policy.
+        assert not role["RoleName"].startswith(naming.prefix(env))
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": ["cloudformation.amazonaws.com"]}
+        assert trust["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }
+        attach = next(
+            s
+            for s in role["Policies"][0]["PolicyDocument"]["Statement"]
+            if "iam:AttachRolePolicy" in _actions(s)
+        )
+        assert list(attach["Condition"]) == ["ArnEquals"]  # only the task execution policy
+
+
+def test_the_deployer_may_pass_the_service_role_to_cloudformation_only(platform, templates):
+    for env in platform.environments.values():
+        doc = _bootstrap(templates, env.name)["DeployerPolicy"]["Properties"]["PolicyDocument"]
+        passing = [s for s in doc["Statement"] if "iam:PassRole" in _actions(s)]
+        assert passing == [
+            {
+                "Sid": "PassTheServiceRoleToCloudFormation",
+                "Effect": "Allow",
+                "Action": ["iam:PassRole"],
+                "Resource": [{"Fn::GetAtt": ["ServiceRole", "Arn"]}],
+                "Condition": {
+                    "StringEquals": {"iam:PassedToService": "cloudformation.amazonaws.com"}
+                },
+            }
+        ]
+        writes = [a for s in doc["Statement"] for a in _actions(s) if a == "s3:PutObject"]
+        (artifacts,) = [s for s in doc["Statement"] if "s3:PutObject" in _actions(s)]
+        assert writes and artifacts["Resource"] == [
+            {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{naming.artifacts_bucket(env)}/"
+                f"{naming.artifacts_prefix(env)}/*"
+            }
+        ]
