@@ -583,7 +583,7 @@ def test_plan_refuses_a_secret_scheduled_for_deletion(aws):
 
 
 def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, capsys):
-    from cfn.cli.deploy import deploy_main
+    from cfn.cli import deploy_main
     from cfn.deploy import changesets
 
     ready(aws)
@@ -998,7 +998,7 @@ def test_execute_lifts_the_stack_policy_only_for_what_the_plan_allows(
 
 
 def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
-    from cfn.cli.deploy import DeployContext
+    from cfn.cli.context import DeployContext
     from tests.conftest import config_in_account
 
     env = config.load().env("dev")

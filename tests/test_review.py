@@ -741,7 +741,7 @@ def test_execute_of_a_broadening_plan_needs_explicit_confirmation(
 
 
 def test_a_plan_of_only_dynamic_no_ops_answers_no_changes(tmp_path, monkeypatch, capsys):
-    from cfn.cli.deploy import DeployContext
+    from cfn.cli.context import DeployContext
     from cfn.cli.review import no_changes
     from cfn.deploy import planfile
     from cfn.deploy.plan import PlanResult

@@ -21,7 +21,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from cfn import naming
-from cfn.cli.deploy import deploy_main
+from cfn.cli import deploy_main
 from cfn.deploy import aws as aws_mod
 from cfn.deploy import changesets, events, planfile
 from cfn.deploy.aws import Clients

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from cfn.cli.common import EXIT_ERROR, err, handle_errors
-from cfn.cli.deploy import DeployContext, deploy, deploy_options
+from cfn.cli.context import DeployContext, deploy, deploy_options
 from cfn.cli.follow import DEADLINE, confirmed, display, parse_deadline, report
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from cfn.cli.common import EXIT_ERROR, EXIT_OK, err, handle_errors
-from cfn.cli.deploy import (
+from cfn.cli.context import (
     DeployContext,
     contexts,
     deploy,

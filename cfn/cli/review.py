@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, err, handle_errors
-from cfn.cli.deploy import DeployContext, deploy, deploy_options
+from cfn.cli.context import DeployContext, deploy, deploy_options
 from cfn.fsutil import atomic_write
 
 

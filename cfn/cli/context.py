@@ -1,0 +1,165 @@
+"""What every `bin/deploy` command shares: the `deploy` click group, the common options, and
+the context (environment, output, AWS clients made on first use).
+
+Command modules (`deploy`, `execute`, `review`, `operate`) add their commands to the group;
+`cfn.cli.deploy_main` imports them all and runs it. Nothing here imports a command module, so
+the command modules depend on this one and never on each other.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cfn import config as config_mod
+from cfn.cli.common import F, err
+
+
+class DeployContext:
+    """What every deploy command shares: the environment and, made on first use, the clients."""
+
+    def __init__(
+        self,
+        env_name: str,
+        region: str | None,
+        profile: str | None,
+        endpoint_url: str | None,
+        output: str,
+        config_path: Path | None,
+    ) -> None:
+        platform = config_mod.load(config_path)
+        if env_name not in platform.environments:
+            raise click.BadParameter(
+                f"unknown environment {env_name!r}; known: {', '.join(platform.environments)}",
+                param_hint="'--env'",
+            )
+        self.env = platform.env(env_name)
+        self.region = region or self.env.region
+        # --profile wins; else the environment's own profile; else the usual chain.
+        self.profile = profile or self.env.profile or None
+        self.endpoint_url = endpoint_url
+        self.output = output
+        self._clients: Any = None
+
+    @property
+    def clients(self) -> Any:
+        if self._clients is None:
+            from cfn.deploy.aws import make_clients
+
+            self._clients = make_clients(
+                self.region, self.profile, self.endpoint_url, progress=err, account=self.account
+            )
+        return self._clients
+
+    @property
+    def account(self) -> Any:
+        """The environment's account and deploy role, checked before any other AWS call."""
+        from cfn.deploy.aws import Account
+
+        return Account(self.env.name, self.env.account_id, self.env.deploy_role_arn)
+
+    def emit(self, text: str, data: dict[str, Any]) -> None:
+        """The result: text for people or JSON for machines, on stdout."""
+        click.echo(json.dumps(data, indent=2, default=str) if self.output == "json" else text)
+
+
+def deploy_options(fn: F) -> F:
+    """The options every deploy command takes."""
+    options = [
+        click.option(
+            "--env",
+            "env_name",
+            required=True,
+            metavar="NAME",
+            help="Environment (dev, staging, prod).",
+        ),
+        click.option(
+            "--region",
+            default=None,
+            help="AWS region. Default: the environment's, from the config.",
+        ),
+        click.option("--profile", default=None, help="AWS profile (else the usual chain)."),
+        click.option(
+            "--endpoint-url",
+            default=None,
+            metavar="URL",
+            help="Send every AWS call here (an emulator, e.g. http://localhost:5000).",
+        ),
+        click.option(
+            "--output",
+            "output",
+            type=click.Choice(["text", "json"]),
+            default="text",
+            show_default=True,
+            help="Result format on stdout.",
+        ),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Configuration file. Default: cfn/insightxi.toml.",
+        ),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@click.group(
+    "deploy",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Every command takes --env, --region, --profile, --endpoint-url and --output.",
+)
+def deploy() -> None:
+    """Deploy an environment through a reviewed CloudFormation change set.
+
+    \b
+    bootstrap  create or update the artifacts bucket and CloudFormation's role (once per env)
+    plan       upload the templates, create the change set, print the review
+    execute    execute exactly the reviewed change set and follow it
+    diff       compare the committed templates with the deployed stacks (read-only)
+    status     the stack's status, image tags, outputs and waiting change sets
+    services   each service's tag, tasks, rollout and target health
+    logs       a service's log lines, or follow them
+    secret     set and list the services' secrets (values never printed)
+    cleanup    delete old change sets nobody executed
+    destroy    delete the environment's stack, after a review
+    """
+
+
+def env_or_all(fn: F) -> F:
+    """`deploy_options` with `--env` optional and `--all`: every environment, in config order."""
+    fn = click.option(
+        "--all",
+        "all_envs",
+        is_flag=True,
+        help="Every environment of the configuration, one screen (instead of --env).",
+    )(fn)
+    fn = deploy_options(fn)
+    for param in fn.__click_params__:  # type: ignore[attr-defined]
+        if param.name == "env_name":
+            param.required = False
+            param.help = "Environment (dev, staging, prod); or --all."
+    return fn
+
+
+def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
+    """One context per environment asked for; environments in one region and account (same
+    profile and role) share clients."""
+    if bool(env_name) == all_envs:
+        raise click.UsageError("give either --env NAME or --all")
+    if env_name:
+        return [DeployContext(env_name=env_name, **kw)]
+    names = list(config_mod.load(kw.get("config_path")).environments)
+    out = [DeployContext(env_name=name, **kw) for name in names]
+    shared: dict[tuple[Any, ...], Any] = {}
+    for ctx in out:
+        key = (ctx.region, ctx.profile, ctx.account.account_id, ctx.account.role_arn)
+        if key not in shared:
+            shared[key] = ctx.clients
+        ctx._clients = shared[key]
+    return out
