@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import urllib.request
 import uuid
@@ -317,6 +318,13 @@ def local_aws() -> Iterator[LocalAws]:
         server.stop()
 
 
+def _first_account() -> str:
+    from cfn import config
+
+    first = next(iter(config.load().environments.values()))
+    return first.account_id
+
+
 def main() -> None:
     """`bin/local-aws`: serve the patched emulator until Ctrl-C."""
     import argparse
@@ -329,13 +337,24 @@ def main() -> None:
         description="A local AWS (moto) with the CloudFormation behaviour this project needs."
     )
     parser.add_argument("--port", type=int, default=5000)
+    parser.add_argument(
+        "--account",
+        default=None,
+        help="AWS account id to answer as. Default: the configuration's first environment's "
+        "account_id, so that `bin/deploy --env <it>` passes its account check.",
+    )
     args = parser.parse_args()
+    account = args.account or _first_account()
+    os.environ["MOTO_ACCOUNT_ID"] = account  # moto reads it on every request
     warnings.simplefilter("ignore")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     patch_moto()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     server.start()
-    print(f"local AWS on http://localhost:{args.port} (Ctrl-C stops it)", flush=True)
+    print(
+        f"local AWS on http://localhost:{args.port}, account {account} (Ctrl-C stops it)",
+        flush=True,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

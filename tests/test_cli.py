@@ -292,3 +292,28 @@ def test_lint_out_that_cannot_be_written_is_one_line(tmp_path, platform):
     assert f"error: cannot write {blocker}: Not a directory (choose another --lint-out)" in (
         r.stderr.splitlines()
     )
+
+
+def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_no_half_written_file(
+    tmp_path, rendered
+):
+    import signal
+    import time
+
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, str(BIN / "build-templates"), "--no-cache", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    # A cold build lints every template (seconds): interrupt it while it is under way.
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1].startswith("interrupted: the files are as before or")
+    assert "Traceback" not in stderr
+    # All or nothing: no staging file left, and either no tree or the whole rendered tree.
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written in ([], sorted(r.path for r in rendered))

@@ -223,3 +223,14 @@ def test_a_malformed_endpoint_is_one_line(platform, endpoint, message):
     r = status(next(iter(platform.environments)), endpoint)
     assert r.exit_code == 1
     assert error_lines(r.stderr)[0] == f"error: --endpoint-url {endpoint!r} {message}"
+
+
+def test_a_region_other_than_the_environments_is_refused_before_any_call(platform):
+    # The templates are rendered for the configured region and IAM names are global: a second
+    # region would half-create an environment that collides with the first.
+    env = next(iter(platform.environments.values()))
+    other = "us-east-1" if env.region != "us-east-1" else "eu-west-1"
+    r = CliRunner().invoke(cli.deploy, ["status", "--env", env.name, "--region", other])
+    assert r.exit_code == 2  # a usage error: click's own code, before any AWS call
+    assert f"{other} is not environment {env.name}'s region ({env.region}" in r.stderr
+    assert "Traceback" not in r.output

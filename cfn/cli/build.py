@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 
 from cfn import build, summary
-from cfn.cli.common import EXIT_OK, err, handle_errors
+from cfn.cli.common import EXIT_INTERRUPTED, EXIT_OK, err, handle_errors
 from cfn.fsutil import WriteError, atomic_write
 
 
@@ -22,7 +22,8 @@ from cfn.fsutil import WriteError, atomic_write
     "build-templates",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: 0 clean; 1 lint findings, --check differences, or a file that cannot "
-    "be written; 2 bad usage or invalid configuration. --watch: 0 when stopped with Ctrl-C.",
+    "be written; 2 bad usage or invalid configuration; 130 interrupted (nothing half-written). "
+    "--watch: 0 when stopped with Ctrl-C.",
 )
 @click.option(
     "--env",
@@ -184,7 +185,22 @@ def main() -> None:
     # The key of this invocation's inputs, taken before anything is read.
     obj = {"record_key": fastbuild.key(argv)}
     try:
-        build_templates.main(argv, prog_name="build-templates", obj=obj)
+        try:
+            rv = build_templates.main(
+                argv, prog_name="build-templates", obj=obj, standalone_mode=False
+            )
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)  # usage errors: 2, as documented
+        except click.exceptions.Abort:
+            # Ctrl-C: the build writes all its files in one step or none, so nothing is half
+            # written; whether that step had happened depends on when the interrupt came.
+            err(
+                "interrupted: the files are as before or all rewritten, none half-written; "
+                "run bin/build-templates again for the summary and the lint findings"
+            )
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(rv if isinstance(rv, int) else EXIT_OK)  # --help returns 0
     except SystemExit as done:
         # After linting, tearing down cfn-lint's object graph costs about a second at exit;
         # the output is flushed and every file written is closed, so skip it.

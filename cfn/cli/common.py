@@ -43,6 +43,7 @@ def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             from cfn.build import BuildError
             from cfn.deploy.errors import DeployError
+            from cfn.fsutil import WriteError
 
             try:
                 return fn(*args, **kwargs)
@@ -52,6 +53,10 @@ def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
                 sys.exit(config_exit)
             except BuildError as exc:
                 err(f"error: {exc}")
+                sys.exit(EXIT_ERROR)
+            except WriteError as exc:
+                err(f"error: cannot write {exc.path}: {exc.reason}")
+                err("make its directory writable, or give another path")
                 sys.exit(EXIT_ERROR)
             except DeployError as exc:
                 err(f"error: {exc}")

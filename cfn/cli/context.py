@@ -37,7 +37,15 @@ class DeployContext:
                 param_hint="'--env'",
             )
         self.env = platform.env(env_name)
-        self.region = region or self.env.region
+        if region and region != self.env.region:
+            # The templates are rendered for the configured region (AZs, ELB log delivery),
+            # and IAM names are global: a second region would collide, half-made.
+            raise click.BadParameter(
+                f"{region} is not environment {env_name}'s region ({self.env.region}, from the "
+                "configuration); drop --region, or change the region in the configuration",
+                param_hint="'--region'",
+            )
+        self.region = self.env.region
         # --profile wins; else the environment's own profile; else the usual chain.
         self.profile = profile or self.env.profile or None
         self.endpoint_url = endpoint_url
@@ -79,9 +87,14 @@ def deploy_options(fn: F) -> F:
         click.option(
             "--region",
             default=None,
-            help="AWS region. Default: the environment's, from the config.",
+            help="AWS region; must be the environment's, from the config (the default).",
         ),
-        click.option("--profile", default=None, help="AWS profile (else the usual chain)."),
+        click.option(
+            "--profile",
+            default=None,
+            help="AWS profile. Default: the environment's `profile` from the config, else the "
+            "usual chain.",
+        ),
         click.option(
             "--endpoint-url",
             default=None,

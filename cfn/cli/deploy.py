@@ -21,7 +21,8 @@ from cfn.cli.follow import (
     parse_deadline,
     progress_printer,
 )
-from cfn.fsutil import atomic_write
+from cfn.deploy.errors import DeployError
+from cfn.fsutil import WriteError, atomic_write
 
 
 @deploy.command()
@@ -141,10 +142,18 @@ def plan(
         from cfn.cli.review import no_changes
 
         no_changes(ctx, result, [default_path, plan_path], summary_md)
-    if summary_md:
-        atomic_write(summary_md, review.to_markdown(result.review))
-        err(f"review written to {summary_md}")
+    # The review first: a summary file that cannot be written must not hide it.
     ctx.emit(review.to_text(result.review), {"no_changes": False, **result.review.to_dict()})
+    if summary_md:
+        try:
+            atomic_write(summary_md, review.to_markdown(result.review))
+        except WriteError as exc:
+            raise DeployError(
+                f"cannot write the review to {exc.path}: {exc.reason}; the change set is made "
+                f"and waits, and the plan file {plan_path} is written",
+                "execute it as usual, or run plan again with a writable --summary-md",
+            ) from None
+        err(f"review written to {summary_md}")
     sys.exit(EXIT_CHANGES)
 
 

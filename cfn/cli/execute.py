@@ -46,7 +46,7 @@ def execute(plan_file: Path, yes: bool, deadline: str | None, **kw: Any) -> None
         planned,
         ctx.env,
         execute_mod.changed_services(ctx.env, desc),
-        display(ctx.output, planned.change_count),
+        display(ctx.output),
         deadline=seconds,
     )
     if outcome.protected_stacks:

@@ -22,7 +22,11 @@ DEADLINE = click.option(
 )
 
 
-def progress_printer(total: int | None = None) -> Callable[[Any], None]:
+def progress_printer() -> Callable[[Any], None]:
+    """Each event on stderr, after the count of resources settled so far in every stack.
+
+    A count, not "n of N": the change set counts a nested stack as one change, its resources
+    are only known as their events arrive."""
     done: set[str] = set()
 
     def on_event(event: Any) -> None:
@@ -31,13 +35,12 @@ def progress_printer(total: int | None = None) -> Callable[[Any], None]:
             and event.resource_type != "AWS::CloudFormation::Stack"
         ):
             done.add(f"{event.stack_name}/{event.logical_id}")
-        counter = f"[{len(done)}/{total}] " if total else ""
-        err(f"{counter}{event.line()}")
+        err(f"[{len(done)} done] {event.line()}")
 
     return on_event
 
 
-def display(output: str, total: int | None = None) -> Any:
+def display(output: str) -> Any:
     """Stack events and rollout changes as they come: lines on stderr, or JSON lines on stdout
     with `--output json` (one object per event; the result is the last line)."""
     from cfn.deploy.execute import Display
@@ -48,7 +51,7 @@ def display(output: str, total: int | None = None) -> Any:
             click.echo(json.dumps(item.to_dict(), default=str))
 
         return Display(on_event=as_json, on_change=as_json)
-    return Display(on_event=progress_printer(total), on_change=lambda change: err(change.line()))
+    return Display(on_event=progress_printer(), on_change=lambda change: err(change.line()))
 
 
 def report(ctx: Any, outcome: Any, deadline: str | None) -> None:
