@@ -610,6 +610,60 @@ def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, c
     assert not Path("plans/insightxi-dev.json").exists()
 
 
+def test_ctrl_c_during_plan_when_the_change_set_cannot_be_deleted_says_how(
+    aws, monkeypatch, capsys
+):
+    """The local AWS answers DeleteChangeSet with a proxy's HTML error page (what an
+    interrupted connection through a proxy can give): the message keeps one short line and
+    says the command that deletes the change set."""
+    import boto3.session
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.cli import deploy_main
+    from cfn.deploy import changesets
+
+    ready(aws)
+    page = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+    class Raw:
+        def stream(self, **_):
+            yield page
+
+    def html(request, **_):
+        return AWSResponse(request.url, 400, {"Content-Type": "text/html"}, Raw())
+
+    made_by = boto3.session.Session.client
+
+    def client_with_proxy(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("before-send.cloudformation.DeleteChangeSet", html)
+        return made
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new change set is being described
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_proxy)
+    monkeypatch.setattr(changesets, "describe_tree", interrupted)
+    monkeypatch.setattr(
+        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, *local_args(aws)]
+    )
+    with pytest.raises(SystemExit) as info:
+        deploy_main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-dev")
+    (name,) = [
+        c["ChangeSetName"] for c in summaries["Summaries"] if c["StackName"] == "insightxi-dev"
+    ]
+    assert last == (
+        f"interrupted: change set {name} may be left (ResponseParserError); delete it: aws "
+        "cloudformation delete-change-set --region eu-west-1 --stack-name insightxi-dev "
+        f"--change-set-name {name}"
+    )
+    assert "html" not in err.lower() and "Traceback" not in err
+
+
 def test_status_watch_with_nothing_in_progress(aws):
     ready(aws)
     r = deploy(aws, "status", "--env", "dev", "--watch")
