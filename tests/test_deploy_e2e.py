@@ -1189,3 +1189,42 @@ def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
     given = DeployContext("dev", None, "mine", None, "text", path)
     assert given.profile == "mine"
     assert DeployContext("staging", None, None, None, "text", path).profile is None
+
+
+def test_when_protecting_fails_execute_says_to_replan_or_run_the_commands(
+    aws, tmp_path, real_domain
+):
+    """The local AWS refuses UpdateTerminationProtection (AccessDenied, as for a deployer
+    without cloudformation:UpdateTerminationProtection) after a successful deployment."""
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.deploy import execute, planfile, stackpolicy
+
+    ready(aws, "prod")
+    plan_file = tmp_path / "prod.json"
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(plan_file))
+    assert r.exit_code == 2, r.output
+    plan = planfile.read(plan_file)
+    env = config.load(aws.config).env("prod")
+    clients = make_clients(env.region, endpoint_url=aws.endpoint)
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        b"<Message>not authorized</Message></Error></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.UpdateTerminationProtection",
+        lambda request, **_: AWSResponse(request.url, 403, {}, Raw()),
+    )
+    with pytest.raises(DeployError) as info:
+        execute.run(clients, plan, env, env.services, execute.Display())
+    assert info.value.message.startswith(f"deployed, but {plan.stack} could not be protected")
+    assert info.value.hint == (
+        "give the role cloudformation:UpdateTerminationProtection and SetStackPolicy, then "
+        f"re-plan and execute, or run by hand: {stackpolicy.by_hand(env.region, plan.stack)}"
+    )
+    assert "aws cloudformation update-termination-protection --region " in info.value.hint
