@@ -1108,7 +1108,9 @@ def test_a_failed_or_interrupted_execute_puts_the_full_stack_policy_back(
     assert stackpolicy.document(("LoadBalancer",)) in before.values()
     assert set(after) == set(before)
     assert all(p == stackpolicy.document() for p in after.values())
-    assert notes == [f"not deployed: the full stack policy is set again on {len(after)} stack(s)"]
+    assert notes == [
+        f"the run did not succeed: the full stack policy is set again on {len(after)} stack(s)"
+    ]
     for stack, policy in after.items():
         body = client(aws, "cloudformation").get_stack_policy(StackName=stack)["StackPolicyBody"]
         assert json.loads(body) == policy
@@ -1155,7 +1157,7 @@ def test_when_the_full_stack_policy_cannot_be_put_back_execute_says_what_to_run(
         execute.run(clients, plan, env, env.services, execute.Display(ctrl_c, on_note=notes.append))
     assert notes == [
         "the stack policy loosened for --allow-replace could not be put back (AccessDenied); "
-        f"run: {stackpolicy.by_hand(env.region, plan.stack)}"
+        f"run: {stackpolicy.by_hand(env.region, plan.stack, termination=False)}"
     ]
     full = json.dumps(stackpolicy.document(), sort_keys=True, separators=(",", ":"))
     assert f"set-stack-policy --region {env.region} --stack-name {plan.stack} " in notes[0]

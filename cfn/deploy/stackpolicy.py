@@ -13,7 +13,7 @@ StackPolicyDuringUpdateBody), so for a plan with `--allow-replace` `execute` fir
 policy with those resources exempted, each only on its own stack (the plan records
 `STACK/LOGICAL_ID`: every service's stack has the same logical ids), and afterwards sets the
 full policy on every stack again (new nested stacks included), whether the deployment
-succeeded or not.
+succeeded (`protect`, with termination protection) or not (`restore`).
 """
 
 from __future__ import annotations
@@ -72,13 +72,17 @@ def apply(cfn: Any, root: str, allow_replace: tuple[str, ...] = ()) -> int:
     return len(targets)
 
 
-def by_hand(region: str, stack: str) -> str:
-    """The commands that put the full policy and termination protection back on `stack`."""
+def by_hand(region: str, stack: str, *, termination: bool = True) -> str:
+    """The commands that put the full policy (and termination protection) back on `stack`."""
     body = json.dumps(document(), sort_keys=True, separators=(",", ":"))
-    return (
+    policy = (
         f"aws cloudformation set-stack-policy --region {region} --stack-name {stack} "
-        f"--stack-policy-body '{body}' (and the same for each nested stack of it), and aws "
-        f"cloudformation update-termination-protection --region {region} "
+        f"--stack-policy-body '{body}' (and the same for each nested stack of it)"
+    )
+    if not termination:
+        return policy
+    return (
+        f"{policy}, and aws cloudformation update-termination-protection --region {region} "
         f"--enable-termination-protection --stack-name {stack}"
     )
 
@@ -92,10 +96,10 @@ def restore(cfn: Any, plan: planfile.Plan, note: Callable[[str], None]) -> None:
         why = error_code(exc) or type(exc).__name__
         note(
             f"the stack policy loosened for --allow-replace could not be put back ({why}); "
-            f"run: {by_hand(plan.region, plan.stack)}"
+            f"run: {by_hand(plan.region, plan.stack, termination=False)}"
         )
         return
-    note(f"not deployed: the full stack policy is set again on {n} stack(s)")
+    note(f"the run did not succeed: the full stack policy is set again on {n} stack(s)")
 
 
 def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> int:
