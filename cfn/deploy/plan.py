@@ -163,7 +163,7 @@ def run(
     allow_replace: tuple[str, ...] = (),
 ) -> PlanResult:
     """Plan; on an error or Ctrl-C after the change set was asked for, delete it again.
-    `allow_replace`: logical ids of protected resources this plan may replace or remove."""
+    `allow_replace`: protected resources this plan may replace or remove (STACK/LOGICAL_ID)."""
     made: list[str] = []
     try:
         return _run(
