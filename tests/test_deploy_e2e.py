@@ -610,6 +610,60 @@ def test_ctrl_c_during_plan_deletes_the_half_made_change_set(aws, monkeypatch, c
     assert not Path("plans/insightxi-dev.json").exists()
 
 
+def test_ctrl_c_during_plan_when_the_change_set_cannot_be_deleted_says_how(
+    aws, monkeypatch, capsys
+):
+    """The local AWS answers DeleteChangeSet with a proxy's HTML error page (what an
+    interrupted connection through a proxy can give): the message keeps one short line and
+    says the command that deletes the change set."""
+    import boto3.session
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.cli import deploy_main
+    from cfn.deploy import changesets
+
+    ready(aws)
+    page = b"<!doctype html><html><body><h1>502 Bad Gateway</h1></body></html>"
+
+    class Raw:
+        def stream(self, **_):
+            yield page
+
+    def html(request, **_):
+        return AWSResponse(request.url, 400, {"Content-Type": "text/html"}, Raw())
+
+    made_by = boto3.session.Session.client
+
+    def client_with_proxy(self, *args, **kwargs):
+        made = made_by(self, *args, **kwargs)
+        made.meta.events.register("before-send.cloudformation.DeleteChangeSet", html)
+        return made
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the new change set is being described
+
+    monkeypatch.setattr(boto3.session.Session, "client", client_with_proxy)
+    monkeypatch.setattr(changesets, "describe_tree", interrupted)
+    monkeypatch.setattr(
+        sys, "argv", ["deploy", "plan", "--env", "dev", *ALL_TAGS, *local_args(aws)]
+    )
+    with pytest.raises(SystemExit) as info:
+        deploy_main()
+    assert info.value.code == 130
+    err = capsys.readouterr().err
+    last = [line for line in err.splitlines() if line.strip()][-1]
+    summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-dev")
+    (name,) = [
+        c["ChangeSetName"] for c in summaries["Summaries"] if c["StackName"] == "insightxi-dev"
+    ]
+    assert last == (
+        f"interrupted: change set {name} may be left (ResponseParserError); delete it: aws "
+        "cloudformation delete-change-set --region eu-west-1 --stack-name insightxi-dev "
+        f"--change-set-name {name}"
+    )
+    assert "html" not in err.lower() and "Traceback" not in err
+
+
 def test_status_watch_with_nothing_in_progress(aws):
     ready(aws)
     r = deploy(aws, "status", "--env", "dev", "--watch")
@@ -933,8 +987,9 @@ def test_allow_replace_must_name_a_protected_resource_the_change_set_replaces(
     assert r.exit_code == 1
     assert r.stderr.splitlines()[-2:] == [
         "error: --allow-replace LoadBalancer: this change set replaces no protected resource "
-        "by that logical id",
-        "  plan again without it",
+        "by that id",
+        "  plan again without it (a nested stack's resource is STACK/LOGICAL_ID, as the review "
+        "prints it)",
     ]
     # Refused after the change set was made: it is deleted, nothing waits for review.
     summaries = client(aws, "cloudformation").list_change_sets(StackName="insightxi-prod")
@@ -965,36 +1020,161 @@ def cloudformation_calls(monkeypatch):
     return calls
 
 
-def test_execute_lifts_the_stack_policy_only_for_what_the_plan_allows(
-    aws, tmp_path, real_domain, cloudformation_calls
-):
-    from cfn.deploy import planfile, stackpolicy
+def _prod_update_allowing(aws, tmp_path, allow: tuple[str, ...]) -> Path:
+    """prod deployed, and a plan of an update to it made with `--allow-replace` `allow` (moto
+    never reports the replacement that plan requires for it, so the recorded plan stands for
+    one)."""
+    from cfn.deploy import planfile
 
     ready(aws, "prod")
     first = tmp_path / "first.json"
     assert deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(first)).exit_code == 2
     assert deploy(aws, "execute", str(first), "--env", "prod", "--yes").exit_code == 0
-    update = tmp_path / "update.json"
     r = deploy(aws, "plan", "--env", "prod", "--image-tag", f"{FIRST.name}=9f8e7d6")
     assert r.exit_code == 2, r.output
-    # A plan made with --allow-replace LoadBalancer (moto never reports the replacement that
-    # plan requires for it, so the recorded plan stands for one).
+    update = tmp_path / "update.json"
     made = planfile.read(Path("plans/insightxi-prod.json"))
-    planfile.write(update, made.model_copy(update={"allow_replace": ("LoadBalancer",)}))
+    planfile.write(update, made.model_copy(update={"allow_replace": allow}))
+    return update
+
+
+def _policies(calls, start: int, end: int | None = None) -> dict[str, dict]:
+    """The stack policy set on each stack (by id) among `calls[start:end]`."""
+    return {
+        p["StackName"]: json.loads(p["StackPolicyBody"])
+        for n, p in calls[start:end]
+        if n == "SetStackPolicy"
+    }
+
+
+def _nested_stack_ids(aws) -> dict[str, str]:
+    cfn = client(aws, "cloudformation")
+    summaries = cfn.list_stack_resources(StackName="insightxi-prod")["StackResourceSummaries"]
+    return {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in summaries
+        if r["ResourceType"] == "AWS::CloudFormation::Stack"
+    }
+
+
+def test_execute_lifts_the_stack_policy_only_on_the_stack_of_what_the_plan_allows(
+    aws, tmp_path, real_domain, cloudformation_calls
+):
+    from cfn.deploy import stackpolicy
+
+    service_stack = naming.service_stack_id(FIRST)
+    allow = (f"{naming.EDGE}/LoadBalancer", f"{service_stack}/LogGroup")
+    update = _prod_update_allowing(aws, tmp_path, allow)
     cloudformation_calls.clear()
     r = deploy(aws, "execute", str(update), "--env", "prod", "--yes")
     assert r.exit_code == 0, r.output
 
-    names = [name for name, _ in cloudformation_calls]
-    executed = names.index("ExecuteChangeSet")
-    before = [p for n, p in cloudformation_calls[:executed] if n == "SetStackPolicy"]
-    after = [p for n, p in cloudformation_calls[executed:] if n == "SetStackPolicy"]
-    relaxed = stackpolicy.document(("LoadBalancer",))
-    assert before and all(json.loads(p["StackPolicyBody"]) == relaxed for p in before)
-    assert len(after) == len(before)
-    assert all(json.loads(p["StackPolicyBody"]) == stackpolicy.document() for p in after)
-    (deny,) = [s for s in relaxed["Statement"] if s["Effect"] == "Deny"]
-    assert deny["NotResource"] == ["LogicalResourceId/LoadBalancer"] and "Resource" not in deny
+    executed = [n for n, _ in cloudformation_calls].index("ExecuteChangeSet")
+    before = _policies(cloudformation_calls, 0, executed)
+    after = _policies(cloudformation_calls, executed)
+    nested = _nested_stack_ids(aws)
+    # Only the edge stack exempts its load balancer and only that service's stack its log
+    # group; every other service's LogGroup (same logical id) and the root stay denied.
+    assert before[nested[naming.EDGE]] == stackpolicy.document(("LoadBalancer",))
+    assert before[nested[service_stack]] == stackpolicy.document(("LogGroup",))
+    others = set(before) - {nested[naming.EDGE], nested[service_stack]}
+    assert others and all(before[s] == stackpolicy.document() for s in others)
+    assert set(after) == set(before)
+    assert all(p == stackpolicy.document() for p in after.values())
+
+
+def test_a_failed_or_interrupted_execute_puts_the_full_stack_policy_back(
+    aws, tmp_path, real_domain, cloudformation_calls
+):
+    from cfn.deploy import execute, planfile, stackpolicy
+    from cfn.deploy.errors import Interrupted
+
+    update = _prod_update_allowing(aws, tmp_path, (f"{naming.EDGE}/LoadBalancer",))
+    plan = planfile.read(update)
+    env = config.load(aws.config).env("prod")
+    clients = make_clients(env.region, endpoint_url=aws.endpoint)
+    notes: list[str] = []
+
+    def ctrl_c(_event):
+        raise KeyboardInterrupt
+
+    cloudformation_calls.clear()
+    display = execute.Display(on_event=ctrl_c, on_note=notes.append)
+    with pytest.raises(Interrupted, match="the deployment goes on in CloudFormation"):
+        execute.run(clients, plan, env, env.services, display)
+    executed = [n for n, _ in cloudformation_calls].index("ExecuteChangeSet")
+    before = _policies(cloudformation_calls, 0, executed)
+    after = _policies(cloudformation_calls, executed)
+    assert stackpolicy.document(("LoadBalancer",)) in before.values()
+    assert set(after) == set(before)
+    assert all(p == stackpolicy.document() for p in after.values())
+    assert notes == [
+        f"the run did not succeed: the full stack policy is set again on {len(after)} stack(s)"
+    ]
+    for stack, policy in after.items():
+        body = client(aws, "cloudformation").get_stack_policy(StackName=stack)["StackPolicyBody"]
+        assert json.loads(body) == policy
+
+
+def test_when_the_full_stack_policy_cannot_be_put_back_execute_says_what_to_run(
+    aws, tmp_path, real_domain
+):
+    """The local AWS refuses SetStackPolicy once the change set is executed (AccessDenied, as
+    for a role without cloudformation:SetStackPolicy) and the run fails."""
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.deploy import execute, planfile, stackpolicy
+    from cfn.deploy.errors import Interrupted
+
+    update = _prod_update_allowing(aws, tmp_path, (f"{naming.EDGE}/LoadBalancer",))
+    plan = planfile.read(update)
+    env = config.load(aws.config).env("prod")
+    clients = make_clients(env.region, endpoint_url=aws.endpoint)
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        b"<Message>not authorized</Message></Error></ErrorResponse>"
+    )
+    executed: list[bool] = []
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    def deny(request, **_):
+        return AWSResponse(request.url, 403, {}, Raw()) if executed else None
+
+    cfn = clients.cloudformation
+    cfn.meta.events.register("before-send.cloudformation.SetStackPolicy", deny)
+    cfn.meta.events.register(
+        "after-call.cloudformation.ExecuteChangeSet", lambda **_: executed.append(True)
+    )
+    notes: list[str] = []
+
+    def ctrl_c(_event):
+        raise KeyboardInterrupt
+
+    with pytest.raises(Interrupted):
+        execute.run(clients, plan, env, env.services, execute.Display(ctrl_c, on_note=notes.append))
+    assert notes == [
+        "the stack policy loosened for --allow-replace could not be put back (AccessDenied); "
+        f"run: {stackpolicy.by_hand(env.region, plan.stack, termination=False)}"
+    ]
+    full = json.dumps(stackpolicy.document(), sort_keys=True, separators=(",", ":"))
+    assert f"set-stack-policy --region {env.region} --stack-name {plan.stack} " in notes[0]
+    assert f"--stack-policy-body '{full}'" in notes[0]
+
+
+def test_allow_replace_for_an_unprotected_environment_is_refused_before_any_upload(aws):
+    ready(aws, "dev")
+    r = deploy(aws, "plan", "--env", "dev", *ALL_TAGS, "--allow-replace", "LogGroup")
+    assert r.exit_code == 1
+    assert r.stderr.splitlines()[-2:] == [
+        "error: --allow-replace: dev is not protected; nothing to allow",
+        "  plan without --allow-replace",
+    ]
+    dev = config.load(aws.config).env("dev")
+    bucket = plan_mod.bootstrap.artifacts_bucket(client(aws, "cloudformation"), dev)
+    assert client(aws, "s3").list_objects_v2(Bucket=bucket).get("KeyCount", 0) == 0
 
 
 def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
@@ -1011,3 +1191,42 @@ def test_the_environments_profile_is_used_unless_profile_is_given(tmp_path):
     given = DeployContext("dev", None, "mine", None, "text", path)
     assert given.profile == "mine"
     assert DeployContext("staging", None, None, None, "text", path).profile is None
+
+
+def test_when_protecting_fails_execute_says_to_replan_or_run_the_commands(
+    aws, tmp_path, real_domain
+):
+    """The local AWS refuses UpdateTerminationProtection (AccessDenied, as for a deployer
+    without cloudformation:UpdateTerminationProtection) after a successful deployment."""
+    from botocore.awsrequest import AWSResponse
+
+    from cfn.deploy import execute, planfile, stackpolicy
+
+    ready(aws, "prod")
+    plan_file = tmp_path / "prod.json"
+    r = deploy(aws, "plan", "--env", "prod", *ALL_TAGS, "--plan-out", str(plan_file))
+    assert r.exit_code == 2, r.output
+    plan = planfile.read(plan_file)
+    env = config.load(aws.config).env("prod")
+    clients = make_clients(env.region, endpoint_url=aws.endpoint)
+    body = (
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+        b"<Message>not authorized</Message></Error></ErrorResponse>"
+    )
+
+    class Raw:
+        def stream(self, **_):
+            yield body
+
+    clients.cloudformation.meta.events.register(
+        "before-send.cloudformation.UpdateTerminationProtection",
+        lambda request, **_: AWSResponse(request.url, 403, {}, Raw()),
+    )
+    with pytest.raises(DeployError) as info:
+        execute.run(clients, plan, env, env.services, execute.Display())
+    assert info.value.message.startswith(f"deployed, but {plan.stack} could not be protected")
+    assert info.value.hint == (
+        "give the role cloudformation:UpdateTerminationProtection and SetStackPolicy, then "
+        f"re-plan and execute, or run by hand: {stackpolicy.by_hand(env.region, plan.stack)}"
+    )
+    assert "aws cloudformation update-termination-protection --region " in info.value.hint

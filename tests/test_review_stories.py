@@ -778,7 +778,9 @@ def test_a_protected_replacement_is_refused_without_allow_replace(cfn, prod):
         "(AWS::ElasticLoadBalancingV2::LoadBalancer, replacement True); the change set was "
         "deleted"
     )
-    assert info.value.hint == "if that is intended, plan again with --allow-replace LoadBalancer"
+    assert info.value.hint == (
+        f"if that is intended, plan again with --allow-replace {naming.EDGE}/LoadBalancer"
+    )
 
 
 def test_allow_replace_lets_the_named_replacement_through_and_says_so(cfn, prod):
@@ -786,12 +788,52 @@ def test_allow_replace_lets_the_named_replacement_through_and_says_so(cfn, prod)
     from cfn.deploy.errors import DeployError
 
     r = lb_replacement(prod).review(cfn)
-    assert envelope.guard_replacements(prod, r.real, ("LoadBalancer",)) == [
+    line = (
         f"allowed to replace (--allow-replace): {naming.EDGE}/LoadBalancer "
         "(AWS::ElasticLoadBalancingV2::LoadBalancer)"
-    ]
-    with pytest.raises(DeployError, match="replaces no protected resource by that logical id"):
+    )
+    qualified = f"{naming.EDGE}/LoadBalancer"
+    # A bare id naming one replaced resource, or the qualified id: recorded qualified.
+    for given in ("LoadBalancer", qualified):
+        assert envelope.guard_replacements(prod, r.real, (given,)) == ((qualified,), [line])
+    with pytest.raises(DeployError, match="replaces no protected resource by that id"):
         envelope.guard_replacements(prod, r.real, ("LoadBalancer", "Vpc"))
+    # The same logical id in another stack (or the root) is not this resource.
+    for other in ("SomeOtherStack/LoadBalancer", "(root)/LoadBalancer"):
+        with pytest.raises(DeployError, match=f"--allow-replace {re.escape(other)}: "):
+            envelope.guard_replacements(prod, r.real, (qualified, other))
+
+
+def _log_group_replacement(stack: str) -> review.Change:
+    return review.Change(stack, "Modify", "LogGroup", "AWS::Logs::LogGroup", "True")
+
+
+def test_a_bare_allow_replace_id_in_several_stacks_is_refused_with_the_qualified_ones(prod):
+    from cfn.deploy import envelope
+    from cfn.deploy.errors import DeployError
+
+    # Every service's stack has a LogGroup: a bare id must not let them all through.
+    stacks = sorted(naming.service_stack_id(s) for s in prod.services)
+    assert len(stacks) > 1
+    changes = [_log_group_replacement(stack) for stack in stacks]
+    with pytest.raises(DeployError) as info:
+        envelope.guard_replacements(prod, changes, ("LogGroup",))
+    assert info.value.message == (
+        f"--allow-replace LogGroup: this change set replaces {len(stacks)} protected resources "
+        f"with that logical id ({', '.join(f'{s}/LogGroup' for s in stacks)}); the change set "
+        "was deleted"
+    )
+    assert info.value.hint == "plan again naming each one to allow with its stack: " + " ".join(
+        f"--allow-replace {s}/LogGroup" for s in stacks
+    )
+    # One named by its stack lets only that one through: the others are still refused.
+    with pytest.raises(DeployError) as info:
+        envelope.guard_replacements(prod, changes, (f"{stacks[0]}/LogGroup",))
+    assert info.value.hint == "if that is intended, plan again with " + " ".join(
+        f"--allow-replace {s}/LogGroup" for s in stacks[1:]
+    )
+    allowed, _ = envelope.guard_replacements(prod, changes, tuple(f"{s}/LogGroup" for s in stacks))
+    assert allowed == tuple(f"{s}/LogGroup" for s in stacks)
 
 
 def test_an_unprotected_environment_neither_refuses_nor_takes_allow_replace(
@@ -802,6 +844,6 @@ def test_an_unprotected_environment_neither_refuses_nor_takes_allow_replace(
 
     env = next(e for e in story_platform.environments.values() if not e.protected)
     r = lb_replacement(prod).review(cfn)
-    assert envelope.guard_replacements(env, r.real, ()) == []
+    assert envelope.guard_replacements(env, r.real, ()) == ((), [])
     with pytest.raises(DeployError, match="is not protected; nothing to allow"):
         envelope.guard_replacements(env, r.real, ("LoadBalancer",))

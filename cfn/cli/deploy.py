@@ -95,9 +95,12 @@ def bootstrap(**kw: Any) -> None:
     "--allow-replace",
     "allow_replace",
     multiple=True,
-    metavar="LOGICAL_ID",
+    metavar="STACK/LOGICAL_ID",
     help="Protected environments: let this change set replace or remove this stateful "
-    "resource (repeatable; recorded in the plan file, shown in the review).",
+    "resource, named as the review prints it (SportmonksService/LogGroup; a root stack's "
+    "resource by its logical id alone; a bare logical id only if the change set replaces one "
+    "resource by it). Repeatable; recorded in the plan file, shown in the review; refused for "
+    "an unprotected environment.",
 )
 @handle_errors(config_exit=EXIT_ERROR)
 def plan(

@@ -9,8 +9,10 @@
   and the review says so; the alarms it creates guard every later deployment.
 - In a protected environment, a change set that replaces or removes a stateful or addressable
   resource (log groups, the Cloud Map namespace, the load balancer, the VPC, the KMS key,
-  buckets) is refused unless the plan names it with `--allow-replace LOGICAL_ID`; the plan
-  file records what was allowed and the review shows it.
+  buckets) is refused unless the plan names it with `--allow-replace STACK/LOGICAL_ID` (the
+  nested stack's logical id, as the review's `where` prints it; a root resource is its bare
+  logical id, and a bare id that names exactly one such resource is taken for it); the plan
+  file records the qualified ids and the review shows them.
 """
 
 from __future__ import annotations
@@ -86,25 +88,33 @@ PROTECTED_TYPES = (
 )
 
 
+def refuse_allow_replace(env: Environment, allow_replace: tuple[str, ...]) -> None:
+    """`--allow-replace` for an unprotected environment is refused before anything is done."""
+    if allow_replace and not env.protected:
+        raise DeployError(
+            f"--allow-replace: {env.name} is not protected; nothing to allow",
+            "plan without --allow-replace",
+        )
+
+
 def guard_replacements(
     env: Environment, changes: list[Change], allow_replace: tuple[str, ...]
-) -> list[str]:
+) -> tuple[tuple[str, ...], list[str]]:
     """In a protected environment, refuse a change set that replaces or removes a protected
-    resource not named by `--allow-replace`; the review's lines for those it allows."""
+    resource not named by `--allow-replace`. The qualified ids allowed (`Change.where`: the
+    same logical id is in every service's stack, so a bare id must name exactly one of the
+    replaced resources) and the review's lines for them."""
+    refuse_allow_replace(env, allow_replace)
     if not env.protected:
-        if allow_replace:
-            raise DeployError(
-                f"--allow-replace: {env.name} is not protected; nothing to allow",
-                "plan without --allow-replace",
-            )
-        return []
+        return (), []
     hit = [
         c
         for c in changes
         if c.resource_type in PROTECTED_TYPES
         and (c.action == "Remove" or c.replacement in ("True", "Conditional"))
     ]
-    refused = [c for c in hit if c.logical_id not in allow_replace]
+    allowed = _qualified(hit, allow_replace)
+    refused = [c for c in hit if c.where not in allowed]
     if refused:
         what = ", ".join(
             f"{c.where} ({c.resource_type}, "
@@ -115,13 +125,37 @@ def guard_replacements(
             f"{env.name} is protected and this change set replaces or removes {what}; the "
             "change set was deleted",
             "if that is intended, plan again with "
-            + " ".join(f"--allow-replace {c.logical_id}" for c in refused),
+            + " ".join(f"--allow-replace {c.where}" for c in refused),
         )
-    unused = sorted(set(allow_replace) - {c.logical_id for c in hit})
+    lines = [f"allowed to replace (--allow-replace): {c.where} ({c.resource_type})" for c in hit]
+    return tuple(c.where for c in hit), lines
+
+
+def _qualified(hit: list[Change], allow_replace: tuple[str, ...]) -> set[str]:
+    """Each `--allow-replace` id as the `where` of the one replaced resource it names."""
+    found: set[str] = set()
+    unused = []
+    for name in allow_replace:
+        if "/" in name:
+            matches = sorted({c.where for c in hit if c.where == name})
+        else:
+            matches = sorted({c.where for c in hit if c.logical_id == name})
+        if len(matches) > 1:
+            raise DeployError(
+                f"--allow-replace {name}: this change set replaces {len(matches)} protected "
+                f"resources with that logical id ({', '.join(matches)}); the change set was "
+                "deleted",
+                "plan again naming each one to allow with its stack: "
+                + " ".join(f"--allow-replace {m}" for m in matches),
+            )
+        if not matches:
+            unused.append(name)
+        found.update(matches)
     if unused:
         raise DeployError(
-            f"--allow-replace {', '.join(unused)}: this change set replaces no protected "
-            "resource by that logical id",
-            "plan again without it",
+            f"--allow-replace {', '.join(sorted(unused))}: this change set replaces no protected "
+            "resource by that id",
+            "plan again without it (a nested stack's resource is STACK/LOGICAL_ID, as the "
+            "review prints it)",
         )
-    return [f"allowed to replace (--allow-replace): {c.where} ({c.resource_type})" for c in hit]
+    return found

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -99,7 +100,8 @@ class Outcome:
     status: str | None
     failures: list[str] = field(default_factory=list)
     verdicts: list[rollout.Verdict] = field(default_factory=list)
-    # Protected environments: the stacks given the stack policy after success (`protect`).
+    # Protected environments: the stacks given the stack policy after success
+    # (`stackpolicy.protect`).
     protected_stacks: int = 0
 
     @property
@@ -126,6 +128,8 @@ class Display:
 
     on_event: Callable[[events.Event], None] = lambda e: None
     on_change: Callable[[rollout.Change], None] = lambda c: None
+    # A one-line note for the person at the terminal (progress: stderr).
+    on_note: Callable[[str], None] = lambda s: print(s, file=sys.stderr)
 
 
 def watch(
@@ -252,10 +256,6 @@ def run(
     """Execute the plan's change set (once, whatever the retries) and follow it."""
     cfn = clients.cloudformation
     token = events.token_for(plan.change_set_id)
-    goes_on = Interrupted(
-        "stopped following; the deployment goes on in CloudFormation. Follow it again: "
-        f"bin/deploy status --env {plan.environment} --watch"
-    )
     try:
         resuming = ours_already(cfn, plan)  # a second run of the same plan: follow it only
         if resuming:
@@ -266,18 +266,51 @@ def run(
             op = events.Operation.before_execute(cfn, plan.stack_id, token)
     except KeyboardInterrupt:
         raise not_started(plan) from None
-    if not resuming and env.protected and plan.change_set_type == "UPDATE":
-        # In force during this update: CloudFormation refuses what the plan did not allow.
-        stackpolicy.apply(cfn, plan.stack, plan.allow_replace)
+    # The policy in force during this update: CloudFormation refuses what the plan did not
+    # allow. Loosened for --allow-replace, it is put back whenever the run does not succeed.
+    policy = not resuming and env.protected and plan.change_set_type == "UPDATE"
+    ok = False
+    try:
+        if policy:
+            stackpolicy.apply(cfn, plan.stack, plan.allow_replace)
+        outcome = _execute_and_watch(
+            clients, plan, env, services, display, op, resuming, sleep=sleep, deadline=deadline
+        )
+        ok = outcome.ok
+    finally:
+        if policy and plan.allow_replace and not ok:
+            stackpolicy.restore(cfn, plan, display.on_note)
+    if outcome.ok:
+        outcome.protected_stacks = stackpolicy.protect(cfn, plan, env)
+    return outcome
+
+
+def _execute_and_watch(
+    clients: Clients,
+    plan: planfile.Plan,
+    env: Environment,
+    services: Sequence[Service],
+    display: Display,
+    op: events.Operation,
+    resuming: bool,
+    *,
+    sleep: Callable[[float], None],
+    deadline: float | None,
+) -> Outcome:
+    cfn = clients.cloudformation
+    goes_on = Interrupted(
+        "stopped following; the deployment goes on in CloudFormation. Follow it again: "
+        f"bin/deploy status --env {plan.environment} --watch"
+    )
     if not resuming:
         with _sigint_deferred() as interrupted:
-            _execute(cfn, plan, token)
+            _execute(cfn, plan, events.token_for(plan.change_set_id))
         if interrupted:
             raise goes_on
     tags = {k: v["value"] for k, v in plan.parameters.items() if "value" in v}
     by_service = {s.name: tags.get(naming.image_tag_parameter(s), "") for s in services}
     try:
-        outcome = watch(
+        return watch(
             clients, op, env, services, by_service, display, sleep=sleep, deadline=deadline
         )
     except KeyboardInterrupt:
@@ -290,31 +323,6 @@ def run(
         raise DeployError(
             f"stopped following: {why.message}; the deployment goes on in CloudFormation",
             f"follow it again: bin/deploy status --env {plan.environment} --watch",
-        ) from None
-    if outcome.ok:
-        outcome.protected_stacks = protect(cfn, plan, env)
-    return outcome
-
-
-def protect(cfn: Any, plan: planfile.Plan, env: Environment) -> int:
-    """After a successful deployment of a protected environment: termination protection on the
-    root stack (a delete-stack is then refused by CloudFormation itself) and the full stack
-    policy on it and every nested stack (`cfn.deploy.stackpolicy`). How many stacks (0: not
-    protected)."""
-    if not env.protected:
-        return 0
-    try:
-        cfn.update_termination_protection(StackName=plan.stack, EnableTerminationProtection=True)
-        return stackpolicy.apply(cfn, plan.stack)
-    except Exception as exc:
-        why = explain(exc)
-        if why is None:
-            raise
-        raise DeployError(
-            f"deployed, but {plan.stack} could not be protected (termination protection, stack "
-            f"policy): {why.message}",
-            "give the role cloudformation:UpdateTerminationProtection and SetStackPolicy, then "
-            "execute again (the plan is done: plan and execute)",
         ) from None
 
 

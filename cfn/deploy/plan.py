@@ -163,7 +163,7 @@ def run(
     allow_replace: tuple[str, ...] = (),
 ) -> PlanResult:
     """Plan; on an error or Ctrl-C after the change set was asked for, delete it again.
-    `allow_replace`: logical ids of protected resources this plan may replace or remove."""
+    `allow_replace`: protected resources this plan may replace or remove (STACK/LOGICAL_ID)."""
     made: list[str] = []
     try:
         return _run(
@@ -183,25 +183,29 @@ def run(
         )
     except KeyboardInterrupt:
         raise Interrupted(
-            "interrupted: " + _discard(clients.cloudformation, naming.root_stack(env), made)
+            "interrupted: " + _discard(clients, naming.root_stack(env), made)
         ) from None
     except ChangeSetFailed:
         raise  # kept on purpose, for inspection
     except Exception:
-        _discard(clients.cloudformation, naming.root_stack(env), made)
+        _discard(clients, naming.root_stack(env), made)
         raise
 
 
-def _discard(cfn: Any, stack: str, made: list[str]) -> str:
+def _discard(clients: Clients, stack: str, made: list[str]) -> str:
     """Delete the half-made change set (if any); say what was done."""
     if not made:
         return "no change set was made"
     try:
-        cfn.delete_change_set(StackName=stack, ChangeSetName=made[0])
+        clients.cloudformation.delete_change_set(StackName=stack, ChangeSetName=made[0])
     except Exception as exc:  # best effort: the first error or the interrupt is what matters
         if error_code(exc) in ("ChangeSetNotFound", "ChangeSetNotFoundException"):
             return f"change set {made[0]} was not created"
-        return f"change set {made[0]} may be left: delete it in the console ({exc})"
+        why = error_code(exc) or type(exc).__name__  # not the text: it can be a whole web page
+        return f"change set {made[0]} may be left ({why}); delete it: " + (
+            f"aws cloudformation delete-change-set --region {clients.region} --stack-name "
+            f"{stack} --change-set-name {made[0]}"
+        )
     return f"the half-made change set {made[0]} was deleted"
 
 
@@ -222,6 +226,7 @@ def _run(
     allow_replace: tuple[str, ...],
 ) -> PlanResult:
     envelope.refuse_example_values(env)
+    envelope.refuse_allow_replace(env, allow_replace)
     rendered = render.render_env(env)
     differences = build.compare(rendered, templates_dir)
     if differences:
@@ -278,7 +283,7 @@ def _run(
         return PlanResult(None, None, uploaded)
 
     result = _review(clients, desc, state, record, deployable, drifted, plan_path)
-    allowed = envelope.guard_replacements(env, result.real, allow_replace)
+    allow_replace, allowed = envelope.guard_replacements(env, result.real, allow_replace)
     result.safety = [f"service role: {role}", *safety.lines, *allowed]
     if not result.has_changes:
         # Only Dynamic evaluations that change nothing: as good as "no changes".
