@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from troposphere import Output, Parameter, Template
+from troposphere import Output, Parameter, Template, s3
 
 from cfn.config import Environment
 
@@ -74,3 +74,29 @@ def service_port_range(env: Environment) -> tuple[int, int]:
     """
     ports = [s.port for s in env.services]
     return min(ports), max(ports)
+
+
+def private_bucket() -> dict[str, object]:
+    """The properties every bucket of the project shares: SSE-S3 encryption by default (what
+    ALB access logs accept), every form of public access blocked, ACLs disabled (the owner owns
+    every object)."""
+    return {
+        "BucketEncryption": s3.BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                s3.ServerSideEncryptionRule(
+                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
+                        SSEAlgorithm="AES256"
+                    )
+                )
+            ]
+        ),
+        "PublicAccessBlockConfiguration": s3.PublicAccessBlockConfiguration(
+            BlockPublicAcls=True,
+            BlockPublicPolicy=True,
+            IgnorePublicAcls=True,
+            RestrictPublicBuckets=True,
+        ),
+        "OwnershipControls": s3.OwnershipControls(
+            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
+        ),
+    }

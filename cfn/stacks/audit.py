@@ -20,7 +20,7 @@ from troposphere import s3 as s3_resources
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.stacks._common import retain_policies
+from cfn.stacks._common import private_bucket, retain_policies
 
 # The ELB account per region for regions available before August 2022 (newer regions use the
 # service principal below instead).
@@ -115,24 +115,7 @@ def logs_bucket(env: Environment) -> s3_resources.Bucket:
     return s3_resources.Bucket(
         "LogsBucket",
         BucketName=Sub(naming.logs_bucket(env)),
-        BucketEncryption=s3_resources.BucketEncryption(
-            ServerSideEncryptionConfiguration=[
-                s3_resources.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3_resources.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="AES256"
-                    )
-                )
-            ]
-        ),
-        PublicAccessBlockConfiguration=s3_resources.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True,
-            BlockPublicPolicy=True,
-            IgnorePublicAcls=True,
-            RestrictPublicBuckets=True,
-        ),
-        OwnershipControls=s3_resources.OwnershipControls(
-            Rules=[s3_resources.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-        ),
+        **private_bucket(),
         LifecycleConfiguration=s3_resources.LifecycleConfiguration(
             Rules=[
                 s3_resources.LifecycleRule(

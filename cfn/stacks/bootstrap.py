@@ -25,7 +25,7 @@ from troposphere import GetAtt, Ref, Sub, Template, s3
 from cfn import naming
 from cfn.config import Environment
 from cfn.stacks import audit, deployer, deployroles
-from cfn.stacks._common import add_output, new_template
+from cfn.stacks._common import add_output, new_template, private_bucket
 
 OLD_VERSIONS_DAYS = 90
 
@@ -49,24 +49,7 @@ def artifacts_bucket(env: Environment, logs: s3.Bucket | None = None) -> s3.Buck
         "ArtifactsBucket",
         BucketName=Sub(naming.artifacts_bucket(env)),
         VersioningConfiguration=s3.VersioningConfiguration(Status="Enabled"),
-        BucketEncryption=s3.BucketEncryption(
-            ServerSideEncryptionConfiguration=[
-                s3.ServerSideEncryptionRule(
-                    ServerSideEncryptionByDefault=s3.ServerSideEncryptionByDefault(
-                        SSEAlgorithm="AES256"
-                    )
-                )
-            ]
-        ),
-        PublicAccessBlockConfiguration=s3.PublicAccessBlockConfiguration(
-            BlockPublicAcls=True,
-            BlockPublicPolicy=True,
-            IgnorePublicAcls=True,
-            RestrictPublicBuckets=True,
-        ),
-        OwnershipControls=s3.OwnershipControls(
-            Rules=[s3.OwnershipControlsRule(ObjectOwnership="BucketOwnerEnforced")]
-        ),
+        **private_bucket(),
         LifecycleConfiguration=s3.LifecycleConfiguration(
             Rules=[
                 s3.LifecycleRule(
