@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from awacs import aws, secretsmanager, sts
-from troposphere import Sub
+from awacs import aws, s3, secretsmanager, sts
+from troposphere import GetAtt, Sub
 
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 # AWS managed policy: pull from ECR, write to CloudWatch Logs. Partition-aware.
@@ -85,4 +85,18 @@ def task_permissions(actions: Sequence[str], resources: Sequence[str]) -> aws.Po
                 Resource=list(resources),
             )
         ],
+    )
+
+
+def deny_insecure_transport(bucket_id: str) -> aws.Statement:
+    """A bucket policy statement that denies every S3 action on the bucket and its objects
+    made without TLS (`bucket_id`: the bucket's logical id in the template)."""
+    return aws.Statement(
+        Sid="DenyInsecureTransport",
+        Effect=aws.Deny,
+        Principal=aws.Principal("*"),
+        # A Deny on every S3 action: nothing may reach the bucket without TLS.
+        Action=[s3.Action("*")],
+        Resource=[GetAtt(bucket_id, "Arn"), Sub(f"${{{bucket_id}.Arn}}/*")],
+        Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
     )

@@ -18,7 +18,7 @@ from troposphere import kms as kms_resources
 from troposphere import logs as log_resources
 from troposphere import s3 as s3_resources
 
-from cfn import naming
+from cfn import naming, policies
 from cfn.config import Environment
 from cfn.stacks._common import private_bucket, retain_policies
 
@@ -154,14 +154,7 @@ def logs_bucket_policy(env: Environment, bucket: s3_resources.Bucket) -> s3_reso
         PolicyDocument=aws.PolicyDocument(
             Version="2012-10-17",
             Statement=[
-                aws.Statement(
-                    Sid="DenyInsecureTransport",
-                    Effect=aws.Deny,
-                    Principal=aws.Principal("*"),
-                    Action=[s3.Action("*")],
-                    Resource=[GetAtt(bucket, "Arn"), Sub("${LogsBucket.Arn}/*")],
-                    Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
-                ),
+                policies.deny_insecure_transport(bucket.title),
                 aws.Statement(
                     Sid="LoadBalancerAccessLogs",
                     Effect=aws.Allow,

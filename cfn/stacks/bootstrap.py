@@ -19,10 +19,9 @@ logs).
 from __future__ import annotations
 
 from awacs import aws
-from awacs import s3 as s3_actions
 from troposphere import GetAtt, Ref, Sub, Template, s3
 
-from cfn import naming
+from cfn import naming, policies
 from cfn.config import Environment
 from cfn.stacks import audit, deployer, deployroles
 from cfn.stacks._common import add_output, new_template, private_bucket
@@ -79,17 +78,7 @@ def tls_only_policy(bucket: s3.Bucket) -> s3.BucketPolicy:
         Bucket=Ref(bucket),
         PolicyDocument=aws.PolicyDocument(
             Version="2012-10-17",
-            Statement=[
-                aws.Statement(
-                    Sid="DenyInsecureTransport",
-                    Effect=aws.Deny,
-                    Principal=aws.Principal("*"),
-                    # A Deny on every S3 action: nothing may reach the bucket without TLS.
-                    Action=[s3_actions.Action("*")],
-                    Resource=[GetAtt(bucket, "Arn"), Sub("${ArtifactsBucket.Arn}/*")],
-                    Condition=aws.Condition(aws.Bool("aws:SecureTransport", "false")),
-                )
-            ],
+            Statement=[policies.deny_insecure_transport(bucket.title)],
         ),
     )
 
