@@ -26,6 +26,7 @@ How it measures:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -513,10 +514,46 @@ def machine() -> str:
     )
 
 
+README_BEGIN = (
+    "<!-- benchmark output: written by python bench/build_bench.py --write-readme; do not edit -->"
+)
+README_END = "<!-- end of benchmark output -->"
+
+
+def table(rows: list[Row]) -> list[str]:
+    width = max(len(r[0]) for r in rows)
+    value_width = max(len(r[1]) for r in rows)
+    target_width = max(len(r[2]) for r in rows)
+    lines = [f"{'measure':<{width}}  {'result':<{value_width}}  {'target':<{target_width}}  met"]
+    for name, value, target, met in rows:
+        mark = "" if met is None else ("yes" if met else "NO")
+        lines.append(
+            f"{name:<{width}}  {value:<{value_width}}  {target:<{target_width}}  {mark}".rstrip()
+        )
+    return lines
+
+
+def write_readme(lines: list[str]) -> None:
+    """The README's benchmark block replaced by this run's output (nothing else touched)."""
+    from cfn import docs
+    from cfn.fsutil import atomic_write
+
+    readme = ROOT / "README.md"
+    block = "\n".join([README_BEGIN, "```", *lines, "```", README_END])
+    text = docs.splice(readme.read_text(encoding="utf-8"), block)
+    if text is None:
+        sys.exit(f"README.md lacks the lines {README_BEGIN} and {README_END}: restore them")
+    atomic_write(readme, text)
+    print("wrote the benchmark output into README.md", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="skip the 100-service run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per median (default 3)")
+    parser.add_argument(
+        "--write-readme", action="store_true", help="also put this output in README.md's block"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -525,21 +562,21 @@ def main() -> None:
     if shutil.which("cfn-lint") is None:
         sys.exit("cfn-lint is not on PATH: activate the project's virtualenv")
     started = time.perf_counter()
-    print(f"machine: {machine()}")
+    lines = [f"machine: {machine()}"]
+    print(lines[0], flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         rows = bench_cold(Path(tmp), args.repeat)
         rows += bench_rebuilds(Path(tmp), args.repeat)
         rows += bench_scale([30] if args.quick else [30, 100], Path(tmp))
-    rows += bench_plan()
-    width = max(len(r[0]) for r in rows)
-    value_width = max(len(r[1]) for r in rows)
-    target_width = max(len(r[2]) for r in rows)
-    print(f"{'measure':<{width}}  {'result':<{value_width}}  {'target':<{target_width}}  met")
-    for name, value, target, met in rows:
-        mark = "" if met is None else ("yes" if met else "NO")
-        print(f"{name:<{width}}  {value:<{value_width}}  {target:<{target_width}}  {mark}".rstrip())
+    # The local emulator prints notes of its own on stdout: they are not the benchmark's output.
+    with contextlib.redirect_stdout(sys.stderr):
+        rows += bench_plan()
     missed = [r[0].strip() for r in rows if r[3] is False]
-    print(f"{len(missed)} target(s) missed; benchmark took {time.perf_counter() - started:.0f} s")
+    took = f"{len(missed)} target(s) missed; benchmark took {time.perf_counter() - started:.0f} s"
+    lines += [*table(rows), took]
+    print("\n".join(lines[1:]))
+    if args.write_readme:
+        write_readme(lines)
     sys.exit(1 if missed else 0)
 
 
