@@ -1230,3 +1230,37 @@ def test_when_protecting_fails_execute_says_to_replan_or_run_the_commands(
         f"re-plan and execute, or run by hand: {stackpolicy.by_hand(env.region, plan.stack)}"
     )
     assert "aws cloudformation update-termination-protection --region " in info.value.hint
+
+
+def test_an_unwritable_summary_md_still_shows_the_review_and_says_the_change_set_waits(
+    aws, tmp_path
+):
+    ready(aws)
+    plan_file = tmp_path / "dev.plan.json"
+    # Its parent is a file: nothing can be written there (not even by root, unlike a chmod).
+    (tmp_path / "not-a-directory").write_text("")
+    summary = tmp_path / "not-a-directory" / "review.md"
+    r = deploy(
+        aws,
+        "plan",
+        "--env",
+        "dev",
+        *ALL_TAGS,
+        "--plan-out",
+        str(plan_file),
+        "--summary-md",
+        str(summary),
+    )
+    assert r.exit_code == 1, r.output
+    # The review is on stdout all the same, and the plan file is written.
+    assert "(CREATE) for stack insightxi-dev in eu-west-1" in r.stdout
+    assert json.loads(plan_file.read_text())["environment"] == "dev"
+    assert f"cannot write the review to {summary} ({summary.parent}: Not a directory)" in r.stderr
+    assert "the change set is made and waits" in r.stderr
+    assert "Traceback" not in r.output
+    # What the message says is true: the change set exists and is ready for review.
+    cfn = client(aws, "cloudformation")
+    # moto lists every stack's change sets whatever StackName says: keep the root stack's.
+    summaries = cfn.list_change_sets(StackName="insightxi-dev")["Summaries"]
+    mine = [s["Status"] for s in summaries if s["StackName"] == "insightxi-dev"]
+    assert mine == ["CREATE_COMPLETE"]

@@ -151,9 +151,10 @@ def plan(
         try:
             atomic_write(summary_md, review.to_markdown(result.review))
         except WriteError as exc:
+            where = "" if Path(exc.path) == summary_md else f"{exc.path}: "
             raise DeployError(
-                f"cannot write the review to {exc.path}: {exc.reason}; the change set is made "
-                f"and waits, and the plan file {plan_path} is written",
+                f"cannot write the review to {summary_md} ({where}{exc.reason}); the change "
+                f"set is made and waits, and the plan file {plan_path} is written",
                 "execute it as usual, or run plan again with a writable --summary-md",
             ) from None
         err(f"review written to {summary_md}")
