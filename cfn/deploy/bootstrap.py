@@ -1,5 +1,6 @@
 """`bootstrap`: create or update the environment's bootstrap stack: the artifacts bucket, the
-CloudFormation service role every change set names (`RoleARN`), the minimal deployer policy.
+CloudFormation service role every change set names (`RoleARN`), the minimal deployer policy,
+the permissions boundary every role of the platform's stacks carries.
 
 It goes through a change set like everything else, executed at once (nothing a service depends
 on at run time); a second run finds no changes. It is the one command that needs IAM rights
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from cfn import naming
+from cfn import naming, policies
 from cfn.config import Environment
 from cfn.deploy import changesets, events
 from cfn.deploy.errors import DeployError
@@ -22,6 +23,7 @@ from cfn.stacks import bootstrap as bootstrap_template
 
 BUCKET_OUTPUT = "ArtifactsBucketName"
 ROLE_OUTPUT = "ServiceRoleArn"
+BOUNDARY_OUTPUT = "BoundaryPolicyArn"
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def run(
             change_set_type=state.change_set_type,
             template_body=body,
             tags=naming.tag_dict(env),
-            description="artifacts bucket, CloudFormation service role, deployer policy",
+            description="artifacts bucket, CloudFormation role, deployer policy, boundary",
             # The service role and the deployer policy have names (one per environment).
             capabilities=("CAPABILITY_NAMED_IAM",),
             sleep=sleep,
@@ -77,13 +79,27 @@ def artifacts_bucket(cfn: Any, env: Environment) -> str:
 
 
 def service_role(cfn: Any, env: Environment) -> str:
-    """The CloudFormation service role `bootstrap` made; a clear error when it has not run
-    (or ran before there was one)."""
-    return _output(cfn, env, ROLE_OUTPUT, "CloudFormation service role")
+    """The CloudFormation service role `bootstrap` made; a clear error when it has not run, or
+    ran before there was a role, or before there was a permissions boundary: the templates'
+    roles name the boundary, and a role made by the old service role would have none."""
+    state = changesets.stack_state(cfn, naming.bootstrap_stack(env))
+    role = _value(state, env, ROLE_OUTPUT, "CloudFormation service role")
+    boundary = _value(state, env, BOUNDARY_OUTPUT, "permissions boundary")
+    expected = f":policy/{policies.boundary_policy_name(env)}"
+    if not boundary.endswith(expected):
+        raise DeployError(
+            f"the permissions boundary of {env.name} is {boundary}, not the policy the "
+            f"templates' roles name (...{expected})",
+            f"run: bin/deploy bootstrap --env {env.name}",
+        )
+    return role
 
 
 def _output(cfn: Any, env: Environment, output: str, what: str) -> str:
-    state = changesets.stack_state(cfn, naming.bootstrap_stack(env))
+    return _value(changesets.stack_state(cfn, naming.bootstrap_stack(env)), env, output, what)
+
+
+def _value(state: changesets.StackState, env: Environment, output: str, what: str) -> str:
     value = state.outputs.get(output, "")
     if not state.exists or not value:
         raise DeployError(
