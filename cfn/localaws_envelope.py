@@ -129,8 +129,9 @@ def _patch_role_updates() -> None:
 
     update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
 
-    def update_role(cls: Any, original: Any, name: str, cfn_json: Any, *args: Any) -> Any:
-        role = update(cls, original, name, cfn_json, *args)
+    def update_role(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        role = update(cls, *args, **kwargs)
+        cfn_json = kwargs["cloudformation_json"] if "cloudformation_json" in kwargs else args[2]
         boundary = (cfn_json.get("Properties") or {}).get("PermissionsBoundary")
         role.permissions_boundary_arn = boundary or None
         return role
