@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from cfn import config, naming, policies, render
+from cfn.deploy import bootstrap as bootstrap_mod
 from cfn.rules.RoleBoundary import EXEMPTION
 from cfn.stacks import deployroles
+from tests import scale
 from tests.conftest import resources_of
 from tests.test_rules import findings_of
 
@@ -306,3 +308,15 @@ def test_the_boundary_follows_what_the_configuration_grants_a_task_role(raw):
 def test_the_boundary_allows_nothing_beyond_the_platform(platform, templates, action, resource):
     for env in platform.environments.values():
         assert not _allows(boundary_statements(templates, env), action, resource)
+
+
+def test_the_bootstrap_template_fits_inline_with_a_hundred_services(raw):
+    """`bootstrap` sends its template inline (its stack makes the bucket S3 uploads need), and
+    the deployer policy and the boundary name every service's repository."""
+    platform = config.from_dict(scale.with_services(raw, 100))
+    for env in platform.environments.values():
+        body = bootstrap_mod.template_body(env)
+        assert len(body.encode()) < bootstrap_mod.INLINE_LIMIT, env.name
+        rendered = render.render_env(env)
+        (committed,) = [r for r in rendered if r.filename == naming.BOOTSTRAP_TEMPLATE]
+        assert json.loads(body) == json.loads(committed.text)

@@ -9,6 +9,7 @@ beyond the deployer policy: it creates that policy and the role.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ def run(
     stack = naming.bootstrap_stack(env)
     state = changesets.stack_state(cfn, stack)
     changesets.check_can_change(state, cfn.meta.region_name)
-    body = to_text(bootstrap_template.build(env))
+    body = template_body(env)
     name = f"{stack}-{time.strftime('%Y%m%d%H%M%S', time.gmtime())}"
     try:
         created = changesets.create_change_set(
@@ -67,6 +68,18 @@ def run(
     cfn.execute_change_set(ChangeSetName=created["ChangeSetId"], ClientRequestToken=token)
     status = events.follow(op, on_event=on_event, sleep=sleep)
     return BootstrapResult(stack, _bucket(changesets.stack_state(cfn, stack)), True, status)
+
+
+# CloudFormation's limit on a template sent inline; the bootstrap stack cannot go through S3:
+# it makes the bucket. https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/cloudformation-limits.html
+INLINE_LIMIT = 51_200
+
+
+def template_body(env: Environment) -> str:
+    """The bootstrap template as sent: the committed text without its indentation (about half
+    the size), so that the policies, which grow with the services, stay within INLINE_LIMIT."""
+    text = to_text(bootstrap_template.build(env))
+    return json.dumps(json.loads(text), separators=(",", ":"))
 
 
 def _bucket(state: changesets.StackState) -> str:
