@@ -75,6 +75,7 @@ def test_bootstrap_makes_the_boundary_and_every_role_deployed_carries_it(aws, tm
     assert r.exit_code == 0, r.output
     arn = _outputs(aws, env)[bootstrap_mod.BOUNDARY_OUTPUT]
     assert arn == f"arn:aws:iam::{env.account_id}:policy/{naming.prefix(env)}-boundary"
+    assert r.stdout.splitlines()[-1] == f"permissions boundary: {arn}"
     iam = client(aws, "iam")
     version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
     document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]

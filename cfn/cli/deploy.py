@@ -38,19 +38,23 @@ from cfn.fsutil import WriteError, atomic_write
 @handle_errors(config_exit=EXIT_ERROR)
 def bootstrap(**kw: Any) -> None:
     """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket, the
-    CloudFormation service role and the deployer policy (needs IAM rights)."""
+    CloudFormation service role, the deployer policy and the permissions boundary every role
+    of the stacks carries (needs IAM rights). Run it before the first plan after an upgrade
+    that changes them: plan says so."""
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)
     result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=progress_printer())
     what = "created or updated" if result.changed else "no changes"
     ctx.emit(
-        f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}",
+        f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}\n"
+        f"permissions boundary: {result.boundary or '-'}",
         {
             "stack": result.stack,
             "bucket": result.bucket,
             "changed": result.changed,
             "status": result.status,
+            "boundary": result.boundary,
         },
     )
 

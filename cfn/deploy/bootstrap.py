@@ -33,6 +33,7 @@ class BootstrapResult:
     bucket: str
     changed: bool
     status: str
+    boundary: str = ""  # the permissions boundary's ARN
 
 
 def run(
@@ -62,12 +63,21 @@ def run(
         )
     except changesets.NoChanges:
         state = changesets.stack_state(cfn, stack)
-        return BootstrapResult(stack, _bucket(state), changed=False, status=state.status or "")
+        return BootstrapResult(
+            stack,
+            _bucket(state),
+            changed=False,
+            status=state.status or "",
+            boundary=state.outputs.get(BOUNDARY_OUTPUT, ""),
+        )
     token = events.token_for(created["ChangeSetId"])
     op = events.Operation.before_execute(cfn, created["StackId"], token)
     cfn.execute_change_set(ChangeSetName=created["ChangeSetId"], ClientRequestToken=token)
     status = events.follow(op, on_event=on_event, sleep=sleep)
-    return BootstrapResult(stack, _bucket(changesets.stack_state(cfn, stack)), True, status)
+    state = changesets.stack_state(cfn, stack)
+    return BootstrapResult(
+        stack, _bucket(state), True, status, state.outputs.get(BOUNDARY_OUTPUT, "")
+    )
 
 
 # CloudFormation's limit on a template sent inline; the bootstrap stack cannot go through S3:
