@@ -20,6 +20,9 @@ ECS and Application Auto Scaling act with their service-linked roles, which take
 `guards` are Deny statements, in the boundary and in the service role's policy: no change to
 the boundary or the deployer policy, none to CloudFormation's service role, no role's boundary
 removed or swapped for another.
+
+What a boundary cannot do: limit who may assume a role (IAM has no condition on a trust
+policy's content). The review's security section flags a trust that lets someone new in.
 """
 
 from __future__ import annotations
