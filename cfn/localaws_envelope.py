@@ -7,6 +7,9 @@ the way AWS behaves where moto differs:
   `TagKey`/`TagValue`;
 - `GetAtt` of a load balancer's `LoadBalancerFullName` and `CanonicalHostedZoneID` and of a
   target group's `TargetGroupFullName` (the alarms' dimensions, the alias record's target);
+- an update of an `AWS::IAM::Role` applies its `PermissionsBoundary` (on AWS, CloudFormation
+  puts or deletes the role's boundary; moto updates only the description), so that rolling the
+  permissions boundary out to an existing environment can be tested;
 - `hosted_zone(zone_id, name)`: a Route 53 hosted zone with the given id (moto picks its own
   ids), so that a configuration's zone exists in the local account as it must on AWS.
 """
@@ -120,7 +123,24 @@ def _patch_kms() -> None:
     Key.create_from_cloudformation_json = classmethod(create_key)  # type: ignore[method-assign,assignment]
 
 
+def _patch_role_updates() -> None:
+    """A role's update puts, changes or removes its permissions boundary, as on AWS."""
+    from moto.iam.models import Role
+
+    update = Role.update_from_cloudformation_json.__func__  # type: ignore[attr-defined]
+
+    def update_role(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        role = update(cls, *args, **kwargs)
+        cfn_json = kwargs["cloudformation_json"] if "cloudformation_json" in kwargs else args[2]
+        boundary = (cfn_json.get("Properties") or {}).get("PermissionsBoundary")
+        role.permissions_boundary_arn = boundary or None
+        return role
+
+    Role.update_from_cloudformation_json = classmethod(update_role)  # type: ignore[method-assign,assignment]
+
+
 def patch() -> None:
     """Apply these patches (called once by `cfn.localaws.patch_moto`)."""
     _patch_elbv2()
     _patch_kms()
+    _patch_role_updates()

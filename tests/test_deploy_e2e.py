@@ -14,7 +14,7 @@ import boto3
 import pytest
 from click.testing import CliRunner
 
-from cfn import cli, config, naming, render
+from cfn import cli, config, naming, policies, render
 from cfn.config_safety import example_values
 from cfn.deploy import plan as plan_mod
 from cfn.deploy.aws import make_clients
@@ -127,6 +127,8 @@ def test_bootstrap_creates_the_artifacts_bucket_and_is_idempotent(aws):
         "bucket": bucket,
         "changed": False,
         "status": "CREATE_COMPLETE",
+        "boundary": "arn:aws:iam::123456789012:policy/"
+        + policies.boundary_policy_name(config.load(aws.config).env("dev")),
     }
 
 

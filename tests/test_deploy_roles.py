@@ -38,7 +38,7 @@ def _actions(statement):
     return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
 
 
-@pytest.fixture(params=["service role", "deployer policy"])
+@pytest.fixture(params=["service role", "deployer policy", "permissions boundary"])
 def policy(request, platform, templates):
     """(environment, statements) of each policy in each environment's bootstrap template."""
     out = []
@@ -46,16 +46,27 @@ def policy(request, platform, templates):
         resources = _bootstrap(templates, env.name)
         if request.param == "service role":
             doc = resources["ServiceRole"]["Properties"]["Policies"][0]["PolicyDocument"]
-        else:
+        elif request.param == "deployer policy":
             doc = resources["DeployerPolicy"]["Properties"]["PolicyDocument"]
+        else:
+            doc = resources["BoundaryPolicy"]["Properties"]["PolicyDocument"]
         out.append((env, _statements(doc)))
     return out
+
+
+# The Deny statements that keep the permissions boundary in force (tests/test_boundary.py).
+GUARDS = {
+    "NoBoundaryOrDeployerPolicyEdit",
+    "NoServiceRoleEdit",
+    "NoBoundaryRemoval",
+    "NoOtherBoundary",
+}
 
 
 def test_no_action_wildcards(policy):
     for _env, statements in policy:
         for s in statements:
-            assert s["Effect"] == "Allow"
+            assert s["Effect"] == "Allow" or s["Sid"] in GUARDS, s["Sid"]
             for action in _actions(s):
                 assert "*" not in action, (s["Sid"], action)
 
@@ -64,7 +75,7 @@ def test_resource_star_only_on_actions_without_resource_level_permissions(policy
     stars = 0
     for _env, statements in policy:
         for s in statements:
-            if "*" in s["Resource"]:
+            if "*" in s["Resource"] and s["Effect"] == "Allow":
                 stars += 1
                 assert s["Resource"] == ["*"]
                 assert [a for a in _actions(s) if supports_resources(a) is not False] == []
@@ -78,8 +89,11 @@ def test_every_other_resource_is_scoped_to_the_environment(policy):
                 if resource == "*":
                     continue
                 arn = resource.get("Fn::Sub", resource)
-                if isinstance(arn, dict):  # GetAtt of the service role
-                    assert arn == {"Fn::GetAtt": ["ServiceRole", "Arn"]}
+                if isinstance(arn, dict):  # GetAtt of the service role, Ref of the boundary
+                    assert arn in (
+                        {"Fn::GetAtt": ["ServiceRole", "Arn"]},
+                        {"Ref": "BoundaryPolicy"},
+                    )
                     continue
                 scoped = (
                     naming.prefix(env) in arn
@@ -109,7 +123,8 @@ def test_the_service_role_is_for_cloudformation_of_this_account_only(platform, t
             for s in role["Policies"][0]["PolicyDocument"]["Statement"]
             if "iam:AttachRolePolicy" in _actions(s)
         )
-        assert list(attach["Condition"]) == ["ArnEquals"]  # only the task execution policy
+        # Only the task execution policy, only to a role with the environment's boundary.
+        assert list(attach["Condition"]) == ["ArnEquals", "StringEquals"]
 
 
 def test_the_deployer_may_pass_the_service_role_to_cloudformation_only(platform, templates):

@@ -4,13 +4,20 @@ the context (environment, output, AWS clients made on first use).
 Command modules (`deploy`, `execute`, `review`, `operate`) add their commands to the group;
 `cfn.cli.deploy_main` imports them all and runs it. Nothing here imports a command module, so
 the command modules depend on this one and never on each other.
+
+`--all` (`contexts`, `each`): every environment with its own credentials, as its own context
+makes them (its profile, its deploy role, its account checked); an environment that cannot be
+reached is one `Unreached` line, and the others are still read.
 """
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -51,15 +58,23 @@ class DeployContext:
         self.endpoint_url = endpoint_url
         self.output = output
         self._clients: Any = None
+        # Clients made by another context for the same credentials and account (`--all`).
+        self._shared: dict[tuple[Any, ...], Any] | None = None
 
     @property
     def clients(self) -> Any:
         if self._clients is None:
             from cfn.deploy.aws import make_clients
 
+            key = (self.region, self.profile, self.env.account_id, self.env.deploy_role_arn)
+            if self._shared is not None and key in self._shared:
+                self._clients = self._shared[key]
+                return self._clients
             self._clients = make_clients(
                 self.region, self.profile, self.endpoint_url, progress=err, account=self.account
             )
+            if self._shared is not None:
+                self._shared[key] = self._clients
         return self._clients
 
     @property
@@ -161,8 +176,9 @@ def env_or_all(fn: F) -> F:
 
 
 def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployContext]:
-    """One context per environment asked for; environments in one region and account (same
-    profile and role) share clients."""
+    """One context per environment asked for. Clients are made on first use, by each
+    environment with its own credentials; environments in one region and account (same
+    profile and role) share them."""
     if bool(env_name) == all_envs:
         raise click.UsageError("give either --env NAME or --all")
     if env_name:
@@ -171,8 +187,53 @@ def contexts(env_name: str | None, all_envs: bool, **kw: Any) -> list[DeployCont
     out = [DeployContext(env_name=name, **kw) for name in names]
     shared: dict[tuple[Any, ...], Any] = {}
     for ctx in out:
-        key = (ctx.region, ctx.profile, ctx.account.account_id, ctx.account.role_arn)
-        if key not in shared:
-            shared[key] = ctx.clients
-        ctx._clients = shared[key]
+        ctx._shared = shared
     return out
+
+
+@dataclass(frozen=True)
+class Unreached:
+    """An environment `--all` could not read: no credentials, another account, a role that
+    cannot be assumed, access denied, an endpoint that does not answer."""
+
+    environment: str
+    error: str  # one line: what, and how to fix it
+
+    def line(self) -> str:
+        return f"{self.environment}: not reached: {self.error}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"environment": self.environment, "reachable": False, "error": self.error}
+
+
+T = TypeVar("T")
+
+
+def each(ctxs: list[DeployContext], read: Callable[[DeployContext], T]) -> list[T | Unreached]:
+    """`read` of every context, in order; an environment whose credentials, account or
+    permissions fail is an `Unreached`, and the next one is read. Anything else (a bug) is
+    raised."""
+    found: list[T | Unreached] = []
+    for ctx in ctxs:
+        try:
+            found.append(read(ctx))
+        except Exception as exc:
+            reason = _reason(exc)
+            if reason is None:
+                raise
+            found.append(Unreached(ctx.env.name, reason))
+    return found
+
+
+def _reason(exc: Exception) -> str | None:
+    """One line for the errors a user meets reaching an environment; None for anything else."""
+    from cfn.deploy.errors import DeployError
+
+    known: DeployError | None = exc if isinstance(exc, DeployError) else None
+    if known is None and "botocore" in sys.modules:
+        from cfn.deploy.aws import explain
+
+        known = explain(exc)
+    if known is None:
+        return None
+    return known.message + (f" ({known.hint})" if known.hint else "")

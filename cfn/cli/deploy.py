@@ -14,7 +14,15 @@ from typing import Any
 import click
 
 from cfn.cli.common import EXIT_CHANGES, EXIT_ERROR, EXIT_OK, err, handle_errors
-from cfn.cli.context import DeployContext, contexts, deploy, deploy_options, env_or_all
+from cfn.cli.context import (
+    DeployContext,
+    Unreached,
+    contexts,
+    deploy,
+    deploy_options,
+    each,
+    env_or_all,
+)
 from cfn.cli.follow import (
     DEADLINE,
     follow_in_progress,
@@ -30,19 +38,23 @@ from cfn.fsutil import WriteError, atomic_write
 @handle_errors(config_exit=EXIT_ERROR)
 def bootstrap(**kw: Any) -> None:
     """Create or update the <project>-<env>-bootstrap stack: the artifacts bucket, the
-    CloudFormation service role and the deployer policy (needs IAM rights)."""
+    CloudFormation service role, the deployer policy and the permissions boundary every role
+    of the stacks carries (needs IAM rights). Run it before the first plan after an upgrade
+    that changes them: plan says so."""
     from cfn.deploy import bootstrap as bootstrap_mod
 
     ctx = DeployContext(**kw)
     result = bootstrap_mod.run(ctx.clients.cloudformation, ctx.env, on_event=progress_printer())
     what = "created or updated" if result.changed else "no changes"
     ctx.emit(
-        f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}",
+        f"{result.stack}: {what} ({result.status})\nartifacts bucket: {result.bucket}\n"
+        f"permissions boundary: {result.boundary or '-'}",
         {
             "stack": result.stack,
             "bucket": result.bucket,
             "changed": result.changed,
             "status": result.status,
+            "boundary": result.boundary,
         },
     )
 
@@ -174,12 +186,15 @@ def status(
     all_envs: bool, env_name: str | None, watch: bool, deadline: str | None, **kw: Any
 ) -> None:
     """The root stack's status and last update, image tags, protection, outputs (the URL) and
-    this environment's waiting change sets. --all: one line per environment. --watch: first
-    follow the operation in progress, as execute does.
+    this environment's waiting change sets. --all: one line per environment, each read with its
+    own credentials (profile, deploy role, account); one that cannot be reached is one line
+    `ENV: not reached: why`, and the others are still shown. --watch: first follow the
+    operation in progress, as execute does.
 
     \b
-    Exit status: 0 deployed (with --all: every environment), 1 not deployed yet or error (with
-    --watch: or the deployment followed failed), 130 interrupted.
+    Exit status: 0 deployed (with --all: every environment, each reached), 1 not deployed yet
+    or error (with --all: any environment not deployed or not reached; with --watch: or the
+    deployment followed failed), 130 interrupted.
     """
     from cfn.deploy import status as status_mod
 
@@ -187,15 +202,27 @@ def status(
     if watch and all_envs:
         raise click.UsageError("--watch follows one environment: give --env NAME")
     ctxs = contexts(env_name, all_envs, **kw)
+    if all_envs:
+        found = each(ctxs, lambda c: status_mod.run(c.clients.cloudformation, c.env))
+        read = [r for r in found if not isinstance(r, Unreached)]
+        unreached = [r for r in found if isinstance(r, Unreached)]
+        ctxs[0].emit(
+            "\n".join([status_mod.overview_text(read), *(u.line() for u in unreached)]),
+            {
+                "environments": [
+                    r.to_dict()
+                    if isinstance(r, Unreached)
+                    else {**r.to_dict(), "reachable": True, "error": None}
+                    for r in found
+                ]
+            },
+        )
+        sys.exit(EXIT_OK if not unreached and all(r.deployed for r in read) else EXIT_ERROR)
     if watch:
         follow_in_progress(ctxs[0], seconds, deadline)
-    results = [status_mod.run(c.clients.cloudformation, c.env) for c in ctxs]
-    if all_envs:
-        ctxs[0].emit(
-            status_mod.overview_text(results), {"environments": [r.to_dict() for r in results]}
-        )
-    elif watch and ctxs[0].output == "json":  # after JSON lines: one more line, not a block
-        click.echo(json.dumps({"type": "status", **results[0].to_dict()}, default=str))
+    result = status_mod.run(ctxs[0].clients.cloudformation, ctxs[0].env)
+    if watch and ctxs[0].output == "json":  # after JSON lines: one more line, not a block
+        click.echo(json.dumps({"type": "status", **result.to_dict()}, default=str))
     else:
-        ctxs[0].emit(status_mod.to_text(results[0], ctxs[0].env), results[0].to_dict())
-    sys.exit(EXIT_OK if all(r.deployed for r in results) else EXIT_ERROR)
+        ctxs[0].emit(status_mod.to_text(result, ctxs[0].env), result.to_dict())
+    sys.exit(EXIT_OK if result.deployed else EXIT_ERROR)

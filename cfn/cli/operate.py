@@ -16,9 +16,11 @@ import click
 from cfn.cli.common import EXIT_ERROR, EXIT_OK, err, handle_errors
 from cfn.cli.context import (
     DeployContext,
+    Unreached,
     contexts,
     deploy,
     deploy_options,
+    each,
     env_or_all,
 )
 from cfn.cli.follow import progress_printer
@@ -122,20 +124,38 @@ def destroy(
 @handle_errors(config_exit=EXIT_ERROR)
 def services(all_envs: bool, env_name: str | None, **kw: Any) -> None:
     """One line per service: image tag, tasks desired/running/pending, rollout state of the
-    latest deployment, healthy/unhealthy targets, URL paths, discovery name.
+    latest deployment, healthy/unhealthy targets, URL paths, discovery name. --all: every
+    environment, each read with its own credentials (profile, deploy role, account); one that
+    cannot be reached is one line `ENV: not reached: why`, and the others are still shown.
 
     \b
-    Exit status: 0 every service deployed, no failed rollout, no unhealthy target; 1 otherwise.
+    Exit status: 0 every service deployed, no failed rollout, no unhealthy target (with --all:
+    and every environment reached); 1 otherwise.
     """
     from cfn.deploy import services as services_mod
 
     ctxs = contexts(env_name, all_envs, **kw)
-    states = [s for c in ctxs for s in services_mod.run(c.clients, c.env)]
+    if not all_envs:
+        states = services_mod.run(ctxs[0].clients, ctxs[0].env)
+        ctxs[0].emit(
+            services_mod.to_text(states, with_env=False),
+            {"services": [s.to_dict() for s in states]},
+        )
+        sys.exit(EXIT_OK if all(s.ok for s in states) else EXIT_ERROR)
+    found = each(ctxs, lambda c: services_mod.run(c.clients, c.env))
+    states = [s for r in found if not isinstance(r, Unreached) for s in r]
+    unreached = [r for r in found if isinstance(r, Unreached)]
+    environments = [
+        r.to_dict()
+        if isinstance(r, Unreached)
+        else {"environment": c.env.name, "reachable": True, "error": None}
+        for c, r in zip(ctxs, found, strict=True)
+    ]
     ctxs[0].emit(
-        services_mod.to_text(states, with_env=all_envs),
-        {"services": [s.to_dict() for s in states]},
+        "\n".join([services_mod.to_text(states, with_env=True), *(u.line() for u in unreached)]),
+        {"services": [s.to_dict() for s in states], "environments": environments},
     )
-    sys.exit(EXIT_OK if all(s.ok for s in states) else EXIT_ERROR)
+    sys.exit(EXIT_OK if not unreached and all(s.ok for s in states) else EXIT_ERROR)
 
 
 @deploy.command()

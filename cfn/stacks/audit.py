@@ -275,6 +275,8 @@ def flow_logs(env: Environment, vpc_id: Parameter, key: kms_resources.Key | None
                 ),
             )
         ],
+        # CloudFormation's service role creates a role only with the environment's boundary.
+        PermissionsBoundary=policies.permissions_boundary(env),
         Tags=naming.tags(env),
     )
     flow = ec2.FlowLog(

@@ -9,11 +9,14 @@ blocked, objects owned by the bucket owner (no ACLs), a bucket policy that denie
 made over TLS, and a lifecycle rule that expires old versions and abandoned uploads. The bucket
 is retained when the stack is deleted: it is the deploy history.
 
-Also the environment's CloudFormation service role and the minimal deployer policy
-(`cfn.stacks.deployroles`, `cfn.stacks.deployer`).
+Also the environment's CloudFormation service role, the minimal deployer policy and the
+permissions boundary every role of the platform's stacks carries (`cfn.stacks.deployroles`,
+`cfn.stacks.deployer`, `cfn.stacks.bootstrap_boundary`). The service role's conditions name the
+boundary by `Ref`, so CloudFormation creates the boundary first, also when an existing
+environment's bootstrap stack is updated to have one.
 
-Outputs: ArtifactsBucketName, ServiceRoleArn, DeployerPolicyArn, LogsBucketName (with access
-logs).
+Outputs: ArtifactsBucketName, ServiceRoleArn, DeployerPolicyArn, BoundaryPolicyArn,
+LogsBucketName (with access logs).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from troposphere import GetAtt, Ref, Sub, Template, s3
 
 from cfn import naming, policies
 from cfn.config import Environment
-from cfn.stacks import audit, deployer, deployroles
+from cfn.stacks import audit, bootstrap_boundary, deployer, deployroles
 from cfn.stacks._common import add_output, new_template, private_bucket
 
 OLD_VERSIONS_DAYS = 90
@@ -91,11 +94,13 @@ def build(env: Environment) -> Template:
         t.add_resource(audit.logs_bucket_policy(env, logs))
     bucket = t.add_resource(artifacts_bucket(env, logs))
     t.add_resource(tls_only_policy(bucket))
-    role = t.add_resource(deployroles.service_role(env))
+    boundary = t.add_resource(bootstrap_boundary.boundary_policy(env))
+    role = t.add_resource(deployroles.service_role(env, Ref(boundary)))
     policy = t.add_resource(deployer.deployer_policy(env, role))
     add_output(t, "ArtifactsBucketName", Ref(bucket), "Bucket holding the nested templates")
     add_output(t, "ServiceRoleArn", GetAtt(role, "Arn"), "CloudFormation acts with this role")
     add_output(t, "DeployerPolicyArn", Ref(policy), "What a deployer needs (attach to CI's role)")
+    add_output(t, "BoundaryPolicyArn", Ref(boundary), "Every role of the stacks carries it")
     if logs is not None:
         add_output(t, "LogsBucketName", Ref(logs), "Bucket receiving the access logs")
     return t

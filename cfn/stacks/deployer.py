@@ -15,7 +15,9 @@ from troposphere import GetAtt, iam
 
 from cfn import naming
 from cfn.config import Environment
-from cfn.stacks.deployroles import ALL, ARN, HERE, _stacks, _statement, deployer_policy_name
+from cfn.policies import ALL, ARN, HERE, deployer_policy_name
+from cfn.policies import statement as _statement
+from cfn.stacks.deployroles import _stacks
 
 
 def deployer_policy(env: Environment, role: iam.Role) -> iam.ManagedPolicy:

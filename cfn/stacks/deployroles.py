@@ -9,9 +9,11 @@ and to the names they give them (`<project>-<env>-...`, `/ecs/<project>-<env>/..
 ARN holds only a generated id (EC2, KMS keys, ACM certificates, Cloud Map), to this account and
 region. `Resource: "*"` appears only on actions that have no resource-level permissions
 (creating a KMS key, requesting a certificate, the Describe/List calls): W9007 checks it. The
-role is not named with the environment's prefix, so it cannot edit itself. What it cannot stop:
-inline policies on the `<project>-<env>-*` roles it manages; the review's security section
-flags every such broadening before execute.
+role is not named with the environment's prefix, so it cannot edit itself. It may create a
+`<project>-<env>-*` role, or give one a policy, only with the environment's permissions boundary
+(`cfn.stacks.bootstrap_boundary`): whatever template a deployer uploads, no role it makes can do
+more than the platform's roles need. The review's security section still flags every
+broadening of a role before execute.
 
 The deployer policy (`deployer-<project>-<env>`, a managed policy CI's role can attach):
 change-set rights on this environment's stacks, `iam:PassRole` on the service role only,
@@ -23,35 +25,27 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import aws
-from troposphere import Ref, Sub, iam
+from troposphere import Ref, iam
 
 from cfn import naming
 from cfn.config import Environment
+from cfn.policies import (
+    ALL,
+    ARN,
+    HERE,
+    deployer_policy_name,
+    service_role_name,
+)
+from cfn.policies import statement as _statement
+from cfn.stacks import bootstrap_boundary
 
-ARN = "arn:${AWS::Partition}"
-HERE = "${AWS::Region}:${AWS::AccountId}"
-ALL = "*"
-# The only AWS managed policy the templates attach (to the task execution roles).
-EXECUTION_POLICY = f"{ARN}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+__all__ = ["ALL", "ARN", "HERE", "deployer_policy_name", "service_role", "service_role_name"]
 
-
-def service_role_name(env: Environment) -> str:
-    return f"cloudformation-{naming.prefix(env)}"
-
-
-def deployer_policy_name(env: Environment) -> str:
-    return f"deployer-{naming.prefix(env)}"
-
-
-def _statement(sid: str, actions: str, resources: list[str], **kw: Any) -> aws.Statement:
-    """An Allow of `actions` (space-separated `service:Action` names) on `resources`."""
-    return aws.Statement(
-        Sid=sid,
-        Effect=aws.Allow,
-        Action=[aws.Action(*a.split(":", 1)) for a in actions.split()],
-        Resource=[r if r == ALL else Sub(r) for r in resources],
-        **kw,
-    )
+# Why the service role itself carries no boundary (recorded in its Metadata for E9019).
+NO_BOUNDARY_REASON = (
+    "CloudFormation's service role: an administrator creates it with bin/deploy bootstrap, and "
+    "it may create roles only with the environment's boundary"
+)
 
 
 def _stacks(env: Environment) -> list[str]:
@@ -220,25 +214,8 @@ def _observability(env: Environment) -> list[aws.Statement]:
 
 
 def _identity_and_names(env: Environment) -> list[aws.Statement]:
-    p = naming.prefix(env)
     zones = [f"{ARN}:route53:::hostedzone/{env.hosted_zone_id}"] if env.hosted_zone_id else []
     statements = [
-        _statement(
-            "Roles",
-            (
-                "iam:CreateRole iam:DeleteRole iam:GetRole iam:UpdateRole "
-                "iam:UpdateAssumeRolePolicy iam:PutRolePolicy iam:DeleteRolePolicy "
-                "iam:GetRolePolicy iam:ListRolePolicies iam:ListAttachedRolePolicies "
-                "iam:TagRole iam:UntagRole iam:PassRole"
-            ),
-            [f"{ARN}:iam::${{AWS::AccountId}}:role/{p}-*"],
-        ),
-        _statement(
-            "AttachOnlyTheExecutionPolicy",
-            "iam:AttachRolePolicy iam:DetachRolePolicy",
-            [f"{ARN}:iam::${{AWS::AccountId}}:role/{p}-*"],
-            Condition=aws.Condition(aws.ArnEquals("iam:PolicyARN", Sub(EXECUTION_POLICY))),
-        ),
         _statement(
             "ServiceLinkedRoles",
             "iam:CreateServiceLinkedRole",
@@ -290,8 +267,10 @@ def _identity_and_names(env: Environment) -> list[aws.Statement]:
     return statements
 
 
-def service_role(env: Environment) -> iam.Role:
-    """The role CloudFormation uses for the environment's stacks (see module doc)."""
+def service_role(env: Environment, boundary: Any) -> iam.Role:
+    """The role CloudFormation uses for the environment's stacks (see module doc); `boundary`:
+    the ARN of the environment's permissions boundary (a `Ref` to the bootstrap stack's
+    policy, so that CloudFormation creates the policy before the role's conditions need it)."""
     statements = [
         _statement(
             "NestedStacks",
@@ -311,12 +290,16 @@ def service_role(env: Environment) -> iam.Role:
         *_network(env),
         *_compute(env),
         *_observability(env),
+        *bootstrap_boundary.role_statements(env, boundary),
         *_identity_and_names(env),
+        *bootstrap_boundary.guards(env, boundary),
     ]
     return iam.Role(
         "ServiceRole",
         RoleName=service_role_name(env),
         Description=f"CloudFormation acts with this role on {naming.prefix(env)}'s stacks",
+        # E9019 asks every role for a boundary; this one is what the boundary's conditions bind.
+        Metadata={"InsightXI": {"NoPermissionsBoundary": NO_BOUNDARY_REASON}},
         AssumeRolePolicyDocument=aws.PolicyDocument(
             Version="2012-10-17",
             Statement=[

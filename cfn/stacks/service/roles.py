@@ -1,6 +1,7 @@
 """The service's two IAM roles, both trusting `ecs-tasks.amazonaws.com` for this account only:
 the execution role (what ECS needs to start the task) and the task role (what the application
-itself may do)."""
+itself may do). Both carry the environment's permissions boundary
+(`cfn.stacks.bootstrap_boundary`): CloudFormation's service role creates a role only with it."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def execution_role(env: Environment, service: Service) -> iam.Role:
         Description=f"ECS starts {service.name} ({env.name}): image, logs, its secrets",
         AssumeRolePolicyDocument=policies.ecs_tasks_trust(),
         ManagedPolicyArns=[policies.TASK_EXECUTION_MANAGED_POLICY],
+        PermissionsBoundary=policies.permissions_boundary(env),
         Policies=[read_secrets] if secret_names else [],
         Tags=naming.tags(env, service),
     )
@@ -41,5 +43,6 @@ def task_role(env: Environment, service: Service) -> iam.Role:
         Description=f"The {service.name} application ({env.name}): only what config grants",
         AssumeRolePolicyDocument=policies.ecs_tasks_trust(),
         Policies=[application] if service.task_role_actions else [],
+        PermissionsBoundary=policies.permissions_boundary(env),
         Tags=naming.tags(env, service),
     )
