@@ -59,6 +59,12 @@ def test_every_rule_loads_and_has_good_and_bad_fixtures():
     assert {p.name.split("_")[0] for p in GOOD} | GENERATED == declared
 
 
+def test_the_readme_rules_table_lists_every_rule():
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    table = readme.split("## The project's cfn-lint rules", 1)[1].split("\n\n")[2]
+    assert set(re.findall(r"^\| ([EW]9\d{3}) \|", table, re.M)) == set(RULE_CLASSES)
+
+
 @pytest.mark.parametrize("path", BAD, ids=lambda p: p.stem)
 def test_bad_fixture_is_caught(path):
     rule_id = path.name.split("_")[0]
