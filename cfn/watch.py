@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.machinery
+import json
 import os
 import select
 import sys
@@ -174,13 +175,15 @@ def _one_build(request: Any, code_changed: bool = True) -> tuple[Any, str | None
 
 
 def _warm_up(rendered: Sequence[Any]) -> None:
-    """Lint the smallest template of each region once in this process, uncached: the first build
-    linted in forked workers, so cfn-lint's lazily loaded schema data would otherwise be loaded
-    here on the first save (about a second)."""
-    smallest: dict[str, Any] = {}
+    """Lint, once in this process and uncached, the smallest template of each region with each
+    set of resource types: the first build linted in forked workers (or not at all, from the lint
+    cache), so cfn-lint's lazily loaded rules and schemas would otherwise be loaded on the first
+    save, making it slower than the next ones."""
+    kinds: dict[tuple[str, frozenset[str]], Any] = {}
     for t in sorted(rendered, key=lambda t: t.size):
-        smallest.setdefault(t.region, t)
-    lint.lint(list(smallest.values()), cache_dir=None, jobs=1)
+        types = frozenset(r.get("Type", "") for r in json.loads(t.text)["Resources"].values())
+        kinds.setdefault((t.region, types), t)
+    lint.lint(list(kinds.values()), cache_dir=None, jobs=1)
 
 
 def changes(before: Any, after: Any) -> list[str]:
