@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from troposphere import Template
 
-from cfn import naming
+from cfn import jsontext, naming
 from cfn.config import Environment, Platform
 from cfn.stacks import bootstrap, cluster, edge, network, root, service
 
@@ -46,7 +46,8 @@ class RenderedTemplate:
 
 
 def to_text(template: Template) -> str:
-    return json.dumps(template.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The template as JSON: sorted keys, two-space indents (`jsontext`), a final newline."""
+    return jsontext.dumps(template.to_dict()) + "\n"
 
 
 def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]]:
