@@ -216,3 +216,32 @@ def test_a_corrupt_record_means_a_full_build(project, monkeypatch):
         record.write_text(broken)
         r = build(project, *CHECK)
         assert r.returncode == 0 and REPLAYED not in r.stderr and "Traceback" not in r.stderr
+
+
+HEAVY = (
+    "click",
+    "pydantic",
+    "troposphere",
+    "awacs",
+    "cfnlint",
+    "botocore",
+    "cfn.lint",
+    "cfn.summary",
+)
+
+
+def test_a_replay_imports_none_of_the_build(project):
+    """What makes it quick: answered before click, pydantic, troposphere or cfn-lint load."""
+    assert build(project, *CHECK).returncode == 0
+    heavy = f"m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}"
+    show = f"print(sorted(m for m in sys.modules if {heavy}), file=sys.stderr)"
+    run = (
+        f"import atexit, runpy, sys; atexit.register(lambda: {show}); "
+        f"sys.argv = ['bin/build-templates', *{CHECK!r}]; "
+        "runpy.run_path('bin/build-templates', run_name='__main__')"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", run], cwd=project, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0 and REPLAYED in r.stderr, r.stderr
+    assert r.stderr.rstrip().splitlines()[-1] == "[]"
