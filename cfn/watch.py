@@ -181,7 +181,8 @@ def _warm_up(rendered: Sequence[Any]) -> None:
     save, making it slower than the next ones."""
     kinds: dict[tuple[str, frozenset[str]], Any] = {}
     for t in sorted(rendered, key=lambda t: t.size):
-        types = frozenset(r.get("Type", "") for r in json.loads(t.text)["Resources"].values())
+        resources = json.loads(t.text).get("Resources", {}).values()
+        types = frozenset(r.get("Type", "") for r in resources)
         kinds.setdefault((t.region, types), t)
     lint.lint(list(kinds.values()), cache_dir=None, jobs=1)
 
