@@ -153,8 +153,13 @@ class Snapshot:
         return _sha256(json.dumps(parts).encode())
 
 
-def snapshot(argv: Sequence[str]) -> Snapshot:
-    return Snapshot(argv)
+def snapshot(argv: Sequence[str]) -> Snapshot | None:
+    """The snapshot to `remember` the build's result with; None (nothing will be stored) when a
+    file of the package cannot be read."""
+    try:
+        return Snapshot(argv)
+    except OSError:
+        return None
 
 
 def key(argv: Sequence[str]) -> str:
