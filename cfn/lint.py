@@ -22,7 +22,6 @@ import gc
 import hashlib
 import json
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cfn import paths
+from cfn.lintinputs import cfnlintrc, schema_stamp
 
 if TYPE_CHECKING:
     from cfn.render import RenderedTemplate
@@ -126,46 +126,6 @@ def _rules_source_hash() -> str:
     return h.hexdigest()
 
 
-def _read(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return ""
-
-
-def schema_stamp() -> str:
-    """Which resource schemas cfn-lint validates against, without importing it.
-
-    cfn-lint ships schemas in `cfnlint/data/schemas` and `cfn-lint --update-specs` downloads
-    newer ones to its cache directory (it uses whichever `version.json` is newer); both
-    `version.json` files and the modification times of both provider directories go in.
-    """
-    from importlib.util import find_spec
-
-    spec = find_spec("cfnlint")
-    if spec is None or spec.origin is None:
-        return "cfn-lint: not installed"
-    bundled = Path(spec.origin).parent / "data" / "schemas"
-    # cfn-lint's own choice of cache directory (cfnlint.helpers.get_cache_dir) on Linux and macOS.
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
-    if sys.platform == "darwin":
-        base = os.path.expanduser("~/Library/Caches")
-    downloaded = Path(base) / "aws" / "cfn-lint" / "schemas"
-    parts = []
-    for directory in (bundled, downloaded):
-        providers = directory / "providers"
-        stamp = providers.stat().st_mtime_ns if providers.is_dir() else 0
-        parts.append(f"{directory}:{_read(directory / 'version.json')}:{stamp}")
-    return "\n".join(parts)
-
-
-def _cfnlintrc() -> str:
-    """The `.cfnlintrc` files cfn-lint reads (the user's and the working directory's)."""
-    names = (".cfnlintrc", ".cfnlintrc.yaml", ".cfnlintrc.yml")
-    found = [Path.home() / n for n in names] + [Path.cwd() / n for n in names]
-    return "\n".join(f"{p}:{_read(p)}" for p in found if p.is_file())
-
-
 @cache
 def _settings_key() -> str:
     from importlib import metadata
@@ -173,7 +133,7 @@ def _settings_key() -> str:
     parts = {
         "cfn_lint": metadata.version("cfn-lint"),
         "schemas": schema_stamp(),
-        "cfnlintrc": _cfnlintrc(),
+        "cfnlintrc": cfnlintrc(),
     }
     return json.dumps(parts, sort_keys=True)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from troposphere import Template
 
-from cfn import naming
+from cfn import jsontext, naming
 from cfn.config import Environment, Platform
 from cfn.stacks import bootstrap, cluster, edge, network, root, service
 
@@ -46,7 +46,8 @@ class RenderedTemplate:
 
 
 def to_text(template: Template) -> str:
-    return json.dumps(template.to_dict(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The template as JSON: sorted keys, two-space indents (`jsontext`), a final newline."""
+    return jsontext.dumps(template.to_dict()) + "\n"
 
 
 def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]]:
@@ -61,8 +62,35 @@ def nested_builders(env: Environment) -> list[tuple[str, Callable[[], Template]]
     return builders
 
 
+# env name -> (the environment's JSON, its templates): see `remember_renders`.
+_memo: dict[str, tuple[str, tuple[RenderedTemplate, ...]]] | None = None
+
+
+def remember_renders(on: bool = True) -> None:
+    """Keep (or stop keeping) the last templates of each environment in this process, and give
+    them back while the environment is equal. `bin/build-templates --watch` turns it on: it
+    imports this module afresh after any save of the package's code, so the templates kept are
+    always those of the code loaded; a save of the configuration re-renders only the
+    environments whose resolved values changed. Off by default: a test that patches a stack
+    module must see its patch rendered."""
+    global _memo
+    _memo = (_memo if _memo is not None else {}) if on else None
+
+
 def render_env(env: Environment) -> list[RenderedTemplate]:
     """The environment's nested templates (in nesting order), its root, then its bootstrap."""
+    if _memo is None:
+        return _render_env(env)
+    # Everything the templates are made from is in the resolved environment (the stack modules
+    # read nothing else: no file, clock or variable), so its JSON keys them.
+    key = env.model_dump_json()
+    kept = _memo.get(env.name)
+    if kept is None or kept[0] != key:
+        kept = _memo[env.name] = (key, tuple(_render_env(env)))
+    return list(kept[1])
+
+
+def _render_env(env: Environment) -> list[RenderedTemplate]:
     out: list[RenderedTemplate] = []
     hashes: dict[str, str] = {}
     for logical_id, builder in nested_builders(env):

@@ -11,13 +11,13 @@ neither imports it back at run time.
 from __future__ import annotations
 
 import difflib
-import functools
 import json
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cfn import naming, policies
+from cfn.awsregions import known_regions
 from cfn.limits import FARGATE_SIZES, cite
 from cfn.validation_network import network_problems
 from cfn.validation_safety import environment_problems, service_problems
@@ -239,19 +239,6 @@ def check_sizing(where: str, z: ServiceSizing) -> list[str]:
             + cite("health-check-timing")
         )
     return problems
-
-
-@functools.cache
-def known_regions() -> frozenset[str]:
-    """Every region botocore's endpoint data lists for ECS, in every partition."""
-    import botocore.session
-
-    session = botocore.session.get_session()
-    return frozenset(
-        r
-        for p in session.get_available_partitions()
-        for r in session.get_available_regions("ecs", p)
-    )
 
 
 def check_environment(where: str, e: EnvironmentSettings) -> list[str]:

@@ -146,12 +146,12 @@ def build_templates(
     )
     click.echo(out, nl=False)
     click.echo(progress, nl=False, err=True)
-    record_key = (ctx.obj or {}).get("record_key")
-    if record_key is not None and not no_cache and not lint_format:
+    taken = (ctx.obj or {}).get("snapshot")
+    if taken is not None and not no_cache and not lint_format:
         # Run as bin/build-templates: the next identical invocation can replay this result.
         from cfn import fastbuild
 
-        fastbuild.remember(record_key, result, output_format)
+        fastbuild.remember(taken, result, output_format)
     sys.exit(summary.exit_code(result))
 
 
@@ -182,8 +182,8 @@ def main() -> None:
     from cfn import fastbuild
 
     argv = sys.argv[1:]
-    # The key of this invocation's inputs, taken before anything is read.
-    obj = {"record_key": fastbuild.key(argv)}
+    # This invocation's inputs besides the files it reads, taken before anything is read.
+    obj = {"snapshot": fastbuild.snapshot(argv)}
     try:
         try:
             rv = build_templates.main(
