@@ -49,6 +49,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PY = sys.executable
+# The cfn-lint of this interpreter's environment (the project's rules import `cfn`), not
+# whichever one is first on PATH.
+CFN_LINT = Path(PY).parent / "cfn-lint"
 # Reading a process's PSS walks its page tables: often enough to see the plateau of the lint
 # workers, rarely enough not to slow them down.
 SAMPLE_SECONDS = 0.25
@@ -190,7 +193,7 @@ def bench_cold(tmp: Path, repeat: int) -> list[Row]:
     ok(cold())  # the files cfn-lint is given
     files = sorted(str(p) for p in out.rglob("*.json"))
     rules = str(project / "cfn" / "rules")
-    lint_cmd = ["cfn-lint", "--append-rules", rules, "--regions", "eu-west-1", "--", *files]
+    lint_cmd = [str(CFN_LINT), "--append-rules", rules, "--regions", "eu-west-1", "--", *files]
     builds, lints = paired(repeat, cold, lambda: measured(lint_cmd))
     n = len(files)
     cpu_ratio = median(builds, "cpu") / median(lints, "cpu")
@@ -468,6 +471,9 @@ def bench_plan() -> list[Row]:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     platform_ = config.load()
     env_name = next(iter(platform_.environments))
+    # The emulator answers as the environment's account (moto reads it on every request), so
+    # that plan's account check passes, as with bin/local-aws.
+    os.environ["MOTO_ACCOUNT_ID"] = platform_.env(env_name).account_id
     env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     with local_aws() as aws, tempfile.TemporaryDirectory() as tmp:
         common = ["--env", env_name, "--endpoint-url", aws.endpoint]
@@ -559,8 +565,8 @@ def main() -> None:
     if args.one:
         print(json.dumps(measure_one(args.one)))
         return
-    if shutil.which("cfn-lint") is None:
-        sys.exit("cfn-lint is not on PATH: activate the project's virtualenv")
+    if not CFN_LINT.exists():
+        sys.exit(f"no {CFN_LINT}: run this with the project's virtualenv's python")
     started = time.perf_counter()
     lines = [f"machine: {machine()}"]
     print(lines[0], flush=True)
