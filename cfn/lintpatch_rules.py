@@ -1,0 +1,158 @@
+"""Patches of how cfn-lint dispatches to its rules (`cfnlint.rules`).
+
+1. `CfnLint.cfnLint` (rule E1101) runs for every `cfnLint` keyword of the schemas, that is for
+   almost every resource property; for each keyword it walks all of its child rules (about two
+   hundred) and each one's keywords (about three hundred), to find the few rules that validate
+   that keyword. The replacement looks them up in an index keyword -> rules, built from the
+   child rules in their order, with the same rules skipped (none, no id) and a rule listed as
+   often as it lists the keyword. `Rules.run` re-assigns the child rules on every template, so
+   the index is kept with the child rules it was built from and rebuilt whenever one of them
+   is not the same object (upstream: build the index when the child rules are wired).
+2. `Rules.run` wires child rules with `any(key == r for r in self.data.keys())` for every child
+   key of every rule (quadratic in the number of rules); for the string keys rules have that
+   is `key in self.data`. The replacement is cfn-lint's `run` with that one test changed (and
+   the original test kept for a key that is not a string).
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from cfn.lintpatch import Patch
+
+CFNLINT_DIGEST = "82ffce9b7d9abbcbc3e711da37ee7d1161b5dc255457681c264b2b033edd3630"
+RUN_DIGEST = "a7d07cb8f0f12bb1333e2703bf74f68958475a79d0a214e70fe2fbf616416dd0"
+
+
+# -- 1. CfnLint.cfnLint through a keyword index ------------------------------------------------
+
+
+def keyword_index(child_rules: tuple[Any, ...]) -> dict[str, list[Any]] | None:
+    """keyword -> the rules that validate it, in child rule order, each as often as it lists
+    the keyword; None when a keyword is not a string (compared by `==` only)."""
+    index: dict[str, list[Any]] = {}
+    for rule in child_rules:
+        if rule is None or not rule.id:
+            continue
+        for keyword in rule.keywords:
+            if type(keyword) is not str:
+                return None
+            index.setdefault(keyword, []).append(rule)
+    return index
+
+
+class _Indexes:
+    """Each CfnLint rule's index, with the child rules (the same objects) it was built from."""
+
+    def __init__(self) -> None:
+        self.built: dict[int, tuple[Any, tuple[Any, ...], dict[str, list[Any]] | None]] = {}
+
+    def of(self, rule: Any) -> dict[str, list[Any]] | None:
+        children = tuple(rule.child_rules.values())
+        entry = self.built.get(id(rule))
+        # The entry holds the rule and its children alive: no identity here is reused.
+        same = entry is not None and len(entry[1]) == len(children)
+        if same and all(map(operator.is_, entry[1], children)):
+            return entry[2]
+        index = keyword_index(children)
+        self.built[id(rule)] = (rule, children, index)
+        return index
+
+
+_INDEXES = _Indexes()
+
+
+def _cfn_lint(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`CfnLint.cfnLint`: the errors of the child rules that validate each keyword."""
+    from cfnlint.jsonschema._utils import Unset
+
+    def cfnLint(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
+        index = _INDEXES.of(self)
+        if index is None or not all(type(k) is str for k in keywords):
+            # What we cannot look up by hash (compared by `==` only): cfn-lint's own loop.
+            yield from original(self, validator, keywords, instance, schema)
+            return
+        validator = validator.evolve(
+            function_filter=validator.function_filter.evolve(add_cfn_lint_keyword=False)
+        )
+        for keyword in keywords:
+            for rule in index.get(keyword, ()):
+                for err in rule.validate(validator, keyword, instance, schema):
+                    if err.rule is None and isinstance(err.validator, Unset):
+                        err.rule = rule
+                    yield err
+
+    return cfnLint
+
+
+# -- 2. Rules.run with child rules wired in linear time -----------------------------------------
+
+
+def _wire(rules: Any) -> None:
+    """Give each rule its child rules (those in the set) and each parent rule its children."""
+    data = rules.data
+    for rule_id, rule in data.items():
+        for key in rule.child_rules:  # (cfn-lint's `.keys()`)
+            known = key in data if type(key) is str else any(key == r for r in data)
+            if not known:
+                continue
+            rule.child_rules[key] = data.get(key)
+        for parent_rule in rule.parent_rules:
+            if parent_rule in data:
+                data[parent_rule].child_rules[rule_id] = rule
+
+
+def _run(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`Rules.run`: every enabled rule's matches on one template."""
+
+    def run(self: Any, filename: str | None, cfn: Any, config: Any) -> Iterator[Any]:
+        enabled_rule_ids = set()
+        for rule_id, rule in self.data.items():
+            rule.configure(config.configure_rules.get(rule_id, None), config.include_experimental)
+            rule.initialize(cfn)
+            if self.is_rule_enabled(rule_id, config):
+                enabled_rule_ids.add(rule_id)
+        _wire(self)
+        for rule_id, rule in self.data.items():
+            yield from self._filter_matches(
+                enabled_rule_ids,
+                self.run_check(
+                    rule.matchall, filename, rule_id, config, enabled_rule_ids, filename, cfn
+                ),
+            )
+        for name, attributes in cfn.get_resources().items():
+            resource_type = attributes.get("Type")
+            properties = attributes.get("Properties")
+            if isinstance(resource_type, str) and isinstance(properties, dict):
+                path = ["Resources", name, "Properties"]
+                for rule_id, rule in self.data.items():
+                    yield from self._filter_matches(
+                        enabled_rule_ids,
+                        self.run_check(
+                            rule.matchall_resource_properties,
+                            *(filename, rule_id, config, enabled_rule_ids, filename, cfn),
+                            *(properties, resource_type, path),
+                        ),
+                    )
+
+    return run
+
+
+def _rules_module() -> Any:
+    from cfnlint.rules import _rules
+
+    return _rules
+
+
+def _cfn_lint_class() -> Any:
+    from cfnlint.rules.jsonschema import CfnLint
+
+    return CfnLint.CfnLint
+
+
+PATCHES = [
+    Patch("cfnlint-index", _cfn_lint_class, "cfnLint", CFNLINT_DIGEST, _cfn_lint),
+    Patch("rules-run", lambda: _rules_module().Rules, "run", RUN_DIGEST, _run),
+]
