@@ -19,6 +19,7 @@ rendered templates broken on purpose and the rule tests' broken templates.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Callable, Iterable
 from types import CodeType
 from typing import Any
@@ -110,6 +111,58 @@ class Patch:
         self.original = self.replacement = None
 
 
+class RulePatch:
+    """Replaces a method of the class of one rule (by id) in each rule set given to `apply`.
+
+    cfn-lint imports its rule files afresh for each rule set it loads, so each set has its own
+    rule classes; a patch of a rule covers every rule set it has been given (weakly held)."""
+
+    def __init__(
+        self, name: str, rule_id: str, attribute: str, digest: str, make: Callable[[Any], Any]
+    ) -> None:
+        self.name = name
+        self.rule_id = rule_id
+        self.attribute = attribute
+        self.digest = digest
+        self._make = make
+        self.installed = False
+        self.classes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+
+    def install(self) -> bool:
+        self.installed = True
+        return all([self.cover(rules) for rules in _rule_sets()])
+
+    def cover(self, rules: Any) -> bool:
+        """Patch the class of this rule in `rules`; False when it is not the code we read."""
+        rule = getattr(rules, "data", {}).get(self.rule_id)
+        cls = type(rule)
+        if not self.installed or rule is None or cls in self.classes:
+            return True
+        original = cls.__dict__.get(self.attribute)
+        if not is_the_one_we_read(original, self.digest):
+            return False
+        replacement = self._make(original)
+        replacement.__wrapped__ = original
+        setattr(cls, self.attribute, replacement)
+        self.classes[cls] = original
+        return True
+
+    def uninstall(self) -> None:
+        for cls, original in list(self.classes.items()):
+            setattr(cls, self.attribute, original)
+        self.classes.clear()
+        self.installed = False
+
+
+_RULE_SETS: list[weakref.ref[Any]] = []
+
+
+def _rule_sets() -> list[Any]:
+    alive = [r() for r in _RULE_SETS]
+    _RULE_SETS[:] = [weakref.ref(r) for r in alive if r is not None]
+    return [r for r in alive if r is not None]
+
+
 def patches() -> list[Any]:
     """Every patch, in the order they are applied (removed in the reverse order)."""
     from cfn import lintpatch_context, lintpatch_create, lintpatch_rules
@@ -120,10 +173,15 @@ def patches() -> list[Any]:
 _PATCHES: list[Any] = []
 
 
-def apply(names: Iterable[str] | None = None) -> bool:
-    """Apply the patches (all, or those named); True when every one asked for is in place."""
+def apply(names: Iterable[str] | None = None, rules: Any = None) -> bool:
+    """Apply the patches (all, or those named); True when every one asked for is in place.
+
+    `rules` is a rule set cfn-lint loaded (`Runner.rules`): the patches of rules cover it from
+    now on (and each rule set given before, while it lives)."""
     if not version_ok():
         return False
+    if rules is not None and all(r is not rules for r in _rule_sets()):
+        _RULE_SETS.append(weakref.ref(rules))
     try:
         available = _PATCHES or patches()
     except ImportError:

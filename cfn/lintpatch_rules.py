@@ -12,6 +12,12 @@
    key of every rule (quadratic in the number of rules); for the string keys rules have that
    is `key in self.data`. The replacement is cfn-lint's `run` with that one test changed (and
    the original test kept for a key that is not a string).
+3. `BaseJsonSchema.extend_validator` (once per property a schema rule checks) makes the
+   extended validator with the schema alone, which builds a throwaway empty `Template` (its
+   graph, conditions and context), a context from it and a resolver, and then `evolve`s it with
+   the template, context and a resolver of its own. The replacement makes the extended
+   validator once with them: the same class, the same field values (the function filter is the
+   class's default either way; a context of None is filled in from the template as before).
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from cfn.lintpatch import Patch
+from cfn.lintpatch import Patch, RulePatch
 
 CFNLINT_DIGEST = "82ffce9b7d9abbcbc3e711da37ee7d1161b5dc255457681c264b2b033edd3630"
 RUN_DIGEST = "a7d07cb8f0f12bb1333e2703bf74f68958475a79d0a214e70fe2fbf616416dd0"
+EXTEND_DIGEST = "401aa1c6fe4765f4f309a21cd589c7b5389181bf7d1ee79d8244831e3ab9bb70"
 
 
 # -- 1. CfnLint.cfnLint through a keyword index ------------------------------------------------
@@ -140,19 +147,51 @@ def _run(original: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+# -- 3. BaseJsonSchema.extend_validator without a throwaway validator -------------------------
+
+
+def _extend_validator(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`BaseJsonSchema.extend_validator`: `validator` with this rule's keyword validators (and
+    `validators`), for `schema`, in `context`."""
+    from cfnlint.schema.resolver import RefResolver
+
+    def extend_validator(
+        self: Any, validator: Any, schema: Any, context: Any, validators: Any = None
+    ) -> Any:
+        all_validators = self._get_validators()
+        if validators:
+            all_validators.update(validators)
+        cls = validator.extend(validators=all_validators)
+        return cls(
+            schema=schema,
+            cfn=validator.cfn,
+            context=context,
+            resolver=RefResolver.from_schema(schema),
+        )
+
+    return extend_validator
+
+
+def _base_json_schema() -> Any:
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+
+    return BaseJsonSchema
+
+
 def _rules_module() -> Any:
     from cfnlint.rules import _rules
 
     return _rules
 
 
-def _cfn_lint_class() -> Any:
-    from cfnlint.rules.jsonschema import CfnLint
-
-    return CfnLint.CfnLint
-
-
 PATCHES = [
-    Patch("cfnlint-index", _cfn_lint_class, "cfnLint", CFNLINT_DIGEST, _cfn_lint),
+    RulePatch("cfnlint-index", "E1101", "cfnLint", CFNLINT_DIGEST, _cfn_lint),
     Patch("rules-run", lambda: _rules_module().Rules, "run", RUN_DIGEST, _run),
+    Patch(
+        "extend-validator",
+        _base_json_schema,
+        "extend_validator",
+        EXTEND_DIGEST,
+        _extend_validator,
+    ),
 ]

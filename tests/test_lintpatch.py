@@ -1,0 +1,161 @@
+"""Each of cfn/lintpatch*.py's patches of cfn-lint: in effect under the pinned cfn-lint, the same
+findings with it alone as without any, put back by `remove()`, and not applied to another
+cfn-lint version or to a function whose code is not the one it was written against.
+
+(All of them together against none, over the whole corpus: tests/test_lint_speed.py.)"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+from cfn import lint, lintpatch
+from tests.test_lint_speed import _findings, corpus  # noqa: F401 (a fixture)
+
+NAMES = [
+    "create",
+    "validator-evolve",
+    "context-evolve",
+    "path-descend",
+    "path-evolve",
+    "cfnlint-index",
+    "rules-run",
+    "extend-validator",
+]
+
+
+def _target(name: str) -> tuple[Any, str]:
+    """Where the patch `name` puts its function: (class or module, attribute)."""
+    from cfnlint.context import context
+    from cfnlint.jsonschema import validators
+    from cfnlint.rules import _rules
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+
+    return {
+        "create": (validators, "create"),
+        "validator-evolve": (validators.StandardValidator, "evolve"),
+        "context-evolve": (context.Context, "evolve"),
+        "path-descend": (context.Path, "descend"),
+        "path-evolve": (context.Path, "evolve"),
+        "cfnlint-index": (type(lint._rules()["E1101"]), "cfnLint"),
+        "rules-run": (_rules.Rules, "run"),
+        "extend-validator": (BaseJsonSchema, "extend_validator"),
+    }[name]
+
+
+def _current(name: str) -> Any:
+    owner, attribute = _target(name)
+    return owner.__dict__[attribute]
+
+
+@pytest.fixture
+def plain():
+    """No patch applied during the test; all of them again after it."""
+    lint._rules()
+    lintpatch.remove()
+    yield
+    lintpatch.remove()
+    assert lintpatch.apply()
+
+
+def test_every_patch_is_tested_here():
+    assert [p.name for p in lintpatch.patches()] == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
+    original = _current(name)
+    assert original.__module__.startswith(("cfnlint", "CfnLint"))
+    assert lintpatch.apply([name])
+    assert lintpatch.applied() == {name}
+    patched = _current(name)
+    assert patched is not original and patched.__module__.startswith("cfn.lintpatch")
+    assert inspect.unwrap(patched) is original
+    lintpatch.remove()
+    assert _current(name) is original and lintpatch.applied() == set()
+
+
+def test_the_patches_are_used_when_linting(rendered):
+    from cfnlint.jsonschema import validators
+
+    from cfn import lintpatch_rules
+
+    assert lintpatch.apply()
+    lintpatch_rules._INDEXES.built.clear()
+    lint.lint(rendered[:1], cache_dir=None, jobs=1)
+    assert validators.create.cache, "validator classes were made through the memoised create"
+    assert lintpatch_rules._INDEXES.built, "E1101 looked its rules up in an index"
+    made = next(iter(validators.create.cache.values()))
+    assert made.evolve.__module__ == "cfn.lintpatch_create", "a made class has the fast evolve"
+
+
+@pytest.fixture(scope="module")
+def with_findings(corpus):  # noqa: F811
+    """Templates that give findings (the rule tests' fixtures and a broken template), and their
+    findings with no patch applied."""
+    broken = next(t for t in corpus if t.filename.startswith("broken"))
+    templates = [broken, *(t for t in corpus if t.env == "fixtures")]
+    lint._rules()
+    lintpatch.remove()
+    try:
+        found = _findings(templates)
+    finally:
+        lintpatch.apply()
+    assert {f[0].split("/")[1] for f in found} == {broken.env, "fixtures"}
+    return templates, found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_patch_alone_gives_the_same_findings(name, with_findings, plain):
+    templates, without = with_findings
+    assert lintpatch.apply([name])
+    assert _findings(templates) == without
+
+
+@pytest.mark.parametrize("version", ["1.59.0", "1.57.3", "2.0.0", "unknown"])
+def test_the_patches_leave_another_cfn_lint_version_alone(version, plain, monkeypatch):
+    before = {name: _current(name) for name in NAMES}
+    real_version = metadata.version
+    monkeypatch.setattr(
+        metadata, "version", lambda n: version if n == "cfn-lint" else real_version(n)
+    )
+    try:
+        assert lintpatch.apply() is False
+        assert lintpatch.applied() == set()
+        assert {name: _current(name) for name in NAMES} == before
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_patch_leaves_a_function_it_was_not_written_against_alone(name, plain):
+    owner, attribute = _target(name)
+    original = owner.__dict__[attribute]
+
+    def changed(*args: Any, **kwargs: Any) -> Any:  # another version's function, say
+        return original(*args, **kwargs)
+
+    setattr(owner, attribute, changed)
+    try:
+        lintpatch.apply()
+        assert owner.__dict__[attribute] is changed
+        lintpatch.remove()
+    finally:
+        setattr(owner, attribute, original)
+    assert lintpatch.apply() and _current(name) is not original
+
+
+def test_a_memoised_class_is_reused_only_for_equal_arguments():
+    lint._rules()
+    from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    assert lintpatch.apply()
+    a = validators.create(validators={"type": len}, function_filter=FunctionFilter())
+    assert validators.create(validators={"type": len}, function_filter=FunctionFilter()) is a
+    assert validators.create(validators={"type": abs}, function_filter=FunctionFilter()) is not a
+    other_filter = FunctionFilter(add_cfn_lint_keyword=False)
+    assert validators.create(validators={"type": len}, function_filter=other_filter) is not a
