@@ -66,7 +66,8 @@ def is_the_one_we_read(function: Any, digest: str) -> bool:
 
 
 class Patch:
-    """Replaces `owner.attribute` (a function we read, by digest) with `make(original)`."""
+    """Replaces `owner.attribute` (a function we read, by digest) with `make(original)` (None
+    when the patch does not apply after all)."""
 
     def __init__(
         self,
@@ -99,6 +100,8 @@ class Patch:
         if not is_the_one_we_read(original, self.digest):
             return False
         self.replacement = self._make(original)
+        if self.replacement is None:  # the code around it is not as the patch needs it
+            return False
         self.replacement.__wrapped__ = original
         setattr(owner, self.attribute, self.replacement)
         self.original = original
