@@ -7,7 +7,9 @@
    child rules in their order, with the same rules skipped (none, no id) and a rule listed as
    often as it lists the keyword. `Rules.run` re-assigns the child rules on every template, so
    the index is kept with the child rules it was built from and rebuilt whenever one of them
-   is not the same object (upstream: build the index when the child rules are wired).
+   is not the same object: checked on every call, or, under the patched `Rules.run` (2.), once
+   per template after it has wired them (cfn-lint's rules change child rules only when they
+   are made). Upstream: build the index when the child rules are wired.
 2. `Rules.run` wires child rules with `any(key == r for r in self.data.keys())` for every child
    key of every rule (quadratic in the number of rules); for the string keys rules have that
    is `key in self.data`. The replacement is cfn-lint's `run` with that one test changed (and
@@ -50,21 +52,32 @@ def keyword_index(child_rules: tuple[Any, ...]) -> dict[str, list[Any]] | None:
     return index
 
 
+# Set by the patched `Rules.run` once it has wired the child rules, until it ends: while it is
+# under way, the child rules stay as wired (cfn-lint's rules change them only when made).
+_WIRED: list[object | None] = [None]
+
+
 class _Indexes:
-    """Each CfnLint rule's index, with the child rules (the same objects) it was built from."""
+    """Each CfnLint rule's index, with the child rules (the same objects) it was built from;
+    checked against the child rules once per run of the patched `Rules.run` (on every call
+    without it)."""
 
     def __init__(self) -> None:
-        self.built: dict[int, tuple[Any, tuple[Any, ...], dict[str, list[Any]] | None]] = {}
+        self.built: dict[int, tuple[Any, tuple[Any, ...], dict[str, list[Any]] | None, Any]] = {}
 
     def of(self, rule: Any) -> dict[str, list[Any]] | None:
-        children = tuple(rule.child_rules.values())
         entry = self.built.get(id(rule))
+        wired = _WIRED[0]
+        if entry is not None and wired is not None and entry[3] is wired:
+            return entry[2]
+        children = tuple(rule.child_rules.values())
         # The entry holds the rule and its children alive: no identity here is reused.
         same = entry is not None and len(entry[1]) == len(children)
         if same and all(map(operator.is_, entry[1], children)):
-            return entry[2]
-        index = keyword_index(children)
-        self.built[id(rule)] = (rule, children, index)
+            index = entry[2]
+        else:
+            index = keyword_index(children)
+        self.built[id(rule)] = (rule, children, index, wired)
         return index
 
 
@@ -122,29 +135,41 @@ def _run(original: Callable[..., Any]) -> Callable[..., Any]:
             if self.is_rule_enabled(rule_id, config):
                 enabled_rule_ids.add(rule_id)
         _wire(self)
-        for rule_id, rule in self.data.items():
-            yield from self._filter_matches(
-                enabled_rule_ids,
-                self.run_check(
-                    rule.matchall, filename, rule_id, config, enabled_rule_ids, filename, cfn
-                ),
-            )
-        for name, attributes in cfn.get_resources().items():
-            resource_type = attributes.get("Type")
-            properties = attributes.get("Properties")
-            if isinstance(resource_type, str) and isinstance(properties, dict):
-                path = ["Resources", name, "Properties"]
-                for rule_id, rule in self.data.items():
-                    yield from self._filter_matches(
-                        enabled_rule_ids,
-                        self.run_check(
-                            rule.matchall_resource_properties,
-                            *(filename, rule_id, config, enabled_rule_ids, filename, cfn),
-                            *(properties, resource_type, path),
-                        ),
-                    )
+        _WIRED[0] = wired = object()
+        try:
+            yield from _matches(self, filename, cfn, config, enabled_rule_ids)
+        finally:
+            if _WIRED[0] is wired:
+                _WIRED[0] = None
 
     return run
+
+
+def _matches(
+    self: Any, filename: str | None, cfn: Any, config: Any, enabled_rule_ids: set[str]
+) -> Iterator[Any]:
+    """What `Rules.run` yields once the rules are wired: each enabled rule's matches."""
+    for rule_id, rule in self.data.items():
+        yield from self._filter_matches(
+            enabled_rule_ids,
+            self.run_check(
+                rule.matchall, filename, rule_id, config, enabled_rule_ids, filename, cfn
+            ),
+        )
+    for name, attributes in cfn.get_resources().items():
+        resource_type = attributes.get("Type")
+        properties = attributes.get("Properties")
+        if isinstance(resource_type, str) and isinstance(properties, dict):
+            path = ["Resources", name, "Properties"]
+            for rule_id, rule in self.data.items():
+                yield from self._filter_matches(
+                    enabled_rule_ids,
+                    self.run_check(
+                        rule.matchall_resource_properties,
+                        *(filename, rule_id, config, enabled_rule_ids, filename, cfn),
+                        *(properties, resource_type, path),
+                    ),
+                )
 
 
 # -- 3. BaseJsonSchema.extend_validator without a throwaway validator -------------------------

@@ -159,3 +159,29 @@ def test_a_memoised_class_is_reused_only_for_equal_arguments():
     assert validators.create(validators={"type": abs}, function_filter=FunctionFilter()) is not a
     other_filter = FunctionFilter(add_cfn_lint_keyword=False)
     assert validators.create(validators={"type": len}, function_filter=other_filter) is not a
+
+
+class _Rule:
+    def __init__(self, rule_id: str, keywords: list[str]) -> None:
+        self.id = rule_id
+        self.keywords = keywords
+
+
+def test_the_keyword_index_keeps_cfn_lint_s_order_skips_and_repeats():
+    from cfn.lintpatch_rules import keyword_index
+
+    a, b, c = _Rule("E1", ["x", "y", "x"]), _Rule("E2", ["y"]), _Rule("", ["x"])
+    assert keyword_index((a, None, c, b)) == {"x": [a, a], "y": [a, b]}
+    assert keyword_index((a, _Rule("E3", [("not", "a", "string")]))) is None
+
+
+def test_the_keyword_index_follows_a_change_of_child_rules_outside_a_run():
+    from cfn.lintpatch_rules import _INDEXES
+
+    owner = _Rule("E1101", [])
+    owner.child_rules = {"E1": _Rule("E1", ["x"])}  # type: ignore[attr-defined]
+    assert [r.id for r in _INDEXES.of(owner)["x"]] == ["E1"]
+    owner.child_rules["E1"] = _Rule("E1", ["y"])  # type: ignore[attr-defined]
+    assert set(_INDEXES.of(owner)) == {"y"}
+    owner.child_rules["E1"] = None  # type: ignore[attr-defined]
+    assert _INDEXES.of(owner) == {}
