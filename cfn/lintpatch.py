@@ -168,9 +168,14 @@ def _rule_sets() -> list[Any]:
 
 def patches() -> list[Any]:
     """Every patch, in the order they are applied (removed in the reverse order)."""
-    from cfn import lintpatch_context, lintpatch_create, lintpatch_rules
+    from cfn import lintpatch_context, lintpatch_create, lintpatch_regex, lintpatch_rules
 
-    return [*lintpatch_create.PATCHES, *lintpatch_context.PATCHES, *lintpatch_rules.PATCHES]
+    return [
+        *lintpatch_create.PATCHES,
+        *lintpatch_context.PATCHES,
+        *lintpatch_rules.PATCHES,
+        *lintpatch_regex.PATCHES,
+    ]
 
 
 _PATCHES: list[Any] = []

@@ -24,6 +24,7 @@ NAMES = [
     "cfnlint-index",
     "rules-run",
     "extend-validator",
+    "regex-compiled-once",
 ]
 
 
@@ -33,6 +34,7 @@ def _target(name: str) -> tuple[Any, str]:
     from cfnlint.jsonschema import validators
     from cfnlint.rules import _rules
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.template import template
 
     return {
         "create": (validators, "create"),
@@ -43,6 +45,7 @@ def _target(name: str) -> tuple[Any, str]:
         "cfnlint-index": (type(lint._rules()["E1101"]), "cfnLint"),
         "rules-run": (_rules.Rules, "run"),
         "extend-validator": (BaseJsonSchema, "extend_validator"),
+        "regex-compiled-once": (template, "re"),  # one of the modules that use it
     }[name]
 
 
@@ -68,7 +71,9 @@ def test_every_patch_is_tested_here():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
     original = _current(name)
-    assert original.__module__.startswith(("cfnlint", "CfnLint"))
+    assert getattr(original, "__module__", original.__name__).startswith(
+        ("cfnlint", "CfnLint", "regex")
+    )
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
@@ -146,6 +151,39 @@ def test_a_patch_leaves_a_function_it_was_not_written_against_alone(name, plain)
     finally:
         setattr(owner, attribute, original)
     assert lintpatch.apply() and _current(name) is not original
+
+
+def test_the_regex_patch_leaves_another_regex_alone(plain, monkeypatch):
+    import regex
+    from cfnlint.template import template
+
+    real_search = regex.search
+    monkeypatch.setattr(regex, "search", lambda *a, **k: real_search(*a, **k))
+    try:
+        assert lintpatch.apply() is False
+        assert "regex-compiled-once" not in lintpatch.applied()
+        assert template.re is regex
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+def test_compiled_once_gives_what_regex_gives():
+    import regex
+
+    from cfn.lintpatch_regex import CompiledOnce
+
+    once = CompiledOnce(regex)
+    for _ in range(2):  # compiling, then from the cache
+        assert once.match(r"a(b)?", "abc").span() == regex.match(r"a(b)?", "abc").span()
+        assert once.findall(r"\$\{([^}]+)\}", "${A}-${B}") == ["A", "B"]
+        assert once.sub(r"\d", "#", "a1b22") == "a#b##"
+        assert once.split(r",", "a,b") == ["a", "b"]
+        assert once.fullmatch(r"[a-z]+", "abc1") is None
+        assert once.search(r"(?i)B", "abc").group() == "b"
+    assert once.match(r"a", "A", regex.IGNORECASE)  # flags: regex's own function
+    assert once.escape is regex.escape
+    with pytest.raises(regex.error):
+        once.search(r"(", "x")
 
 
 def test_a_memoised_class_is_reused_only_for_equal_arguments():
