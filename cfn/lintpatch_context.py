@@ -1,19 +1,24 @@
-"""Patches of cfn-lint's evaluation context (`cfnlint.context.context`): cheaper copies.
+"""Patches of cfn-lint's small dataclasses' copies: the evaluation context
+(`cfnlint.context.context`) and the function filter (`cfnlint.jsonschema._filter`).
 
 `Context.evolve`, `Path.descend` and `Path.evolve` run for every schema keyword a validator
-descends into (a fifth of lint CPU between them). Each walks `dataclasses.fields(...)` of its
-class on every call, and makes the copy through the frozen dataclass's `__init__`, which sets
-each of the (sixteen) fields through `object.__setattr__`. The replacements
+descends into (a fifth of lint CPU between them); `FunctionFilter.evolve` nearly as often.
+Each walks `dataclasses.fields(...)` of its class on every call; the first three make the copy
+through the frozen dataclass's `__init__`, which sets each of the (sixteen) fields through
+`object.__setattr__`. The replacements
 
 - read the field names once, when the patch is applied (a class's fields never change);
-- make the copy by setting its fields in the instance's dictionary, in field order: what the
-  generated `__init__` does, for a class whose `__init__` is that and nothing else (checked
-  when the patch is applied: no `__post_init__`, no init-only variable, no field that is not
-  an init argument, no descriptor or slot); for a subclass, an unknown argument or an
-  instance without its fields they call the constructor as before.
+- give the copy a dictionary that is the instance's (when it holds exactly the fields, in the
+  order the generated `__init__` set them) with the changes applied: what the generated
+  `__init__` makes, for a class whose `__init__` is that and nothing else (checked when the
+  patch is applied: no `__post_init__`, no init-only variable, no field that is not an init
+  argument, no descriptor or slot); for a subclass, an unknown argument or an instance with
+  other attributes (a cached property) they call the constructor as before.
 
-Everything else is the same code: the same checks, the same values (upstream: the same, with a
-tuple of field names and a `__replace__`-style copy).
+`FunctionFilter` has a field that is not an init argument (a fresh list each time), so its
+evolve keeps calling the constructor, with the names read once. Everything else is the same
+code: the same checks, the same values (upstream: the same, with a tuple of field names and a
+`__replace__`-style copy).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from cfn.lintpatch import Patch
 CONTEXT_EVOLVE_DIGEST = "978b28a1f740959d0efab926108e3f534622aeb229fe41b59c1cb8af30494b33"
 PATH_DESCEND_DIGEST = "92949c93239f429f45eb02754fe333a29052ee82e645613f74629ea346eae285"
 PATH_EVOLVE_DIGEST = "6dbd76b724efddaca6074479e91e9c39c2b772579de976b10f2bec11138efe5a"
+FILTER_EVOLVE_DIGEST = "00efc5f2e919c0df8ae443cbd9d5dd2a9566de599c0631d7caa076283fb17cc1"
 
 
 def _module() -> Any:
@@ -63,18 +69,20 @@ def _maker(cls: type, names: tuple[str, ...]) -> Callable[[Any, dict[str, Any]],
     unknown name, a subclass)."""
     known = frozenset(names)
     new = object.__new__
+    set_attribute = object.__setattr__
 
     def make(self: Any, changes: dict[str, Any]) -> Any:
         own = self.__dict__
-        if self.__class__ is not cls or not known.issuperset(changes) or not known <= own.keys():
+        if self.__class__ is not cls or own.keys() != known or not known.issuperset(changes):
             for name in names:
                 if name not in changes:
                     changes[name] = getattr(self, name)
             return self.__class__(**changes)
         made = new(cls)
-        values = made.__dict__  # set as the generated __init__ sets them, in field order
-        for name in names:
-            values[name] = changes[name] if name in changes else own[name]
+        # Exactly the fields, in the order the generated __init__ set them in `self`.
+        values = own.copy()
+        values.update(changes)
+        set_attribute(made, "__dict__", values)
         return made
 
     return make
@@ -137,6 +145,28 @@ def _path_evolve(original: Callable[..., Any]) -> Callable[..., Any] | None:
     return evolve
 
 
+def _filter_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`FunctionFilter.evolve`: a new filter with the given attributes changed (through its
+    constructor: a field that is not an init argument gets a fresh default)."""
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    names = tuple(f.name for f in dataclasses.fields(FunctionFilter) if f.init)
+
+    def evolve(self: Any, **kwargs: Any) -> Any:
+        for name in names:
+            if name not in kwargs:  # a plain attribute: reading it has no effect
+                kwargs[name] = getattr(self, name)
+        return self.__class__(**kwargs)
+
+    return evolve
+
+
+def _filter_class() -> Any:
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    return FunctionFilter
+
+
 PATCHES = [
     Patch(
         "context-evolve",
@@ -147,4 +177,5 @@ PATCHES = [
     ),
     Patch("path-descend", lambda: _module().Path, "descend", PATH_DESCEND_DIGEST, _path_descend),
     Patch("path-evolve", lambda: _module().Path, "evolve", PATH_EVOLVE_DIGEST, _path_evolve),
+    Patch("filter-evolve", _filter_class, "evolve", FILTER_EVOLVE_DIGEST, _filter_evolve),
 ]

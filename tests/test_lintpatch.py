@@ -21,6 +21,7 @@ NAMES = [
     "context-evolve",
     "path-descend",
     "path-evolve",
+    "filter-evolve",
     "cfnlint-index",
     "rules-run",
     "extend-validator",
@@ -32,6 +33,7 @@ def _target(name: str) -> tuple[Any, str]:
     """Where the patch `name` puts its function: (class or module, attribute)."""
     from cfnlint.context import context
     from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules import _rules
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
     from cfnlint.template import template
@@ -42,6 +44,7 @@ def _target(name: str) -> tuple[Any, str]:
         "context-evolve": (context.Context, "evolve"),
         "path-descend": (context.Path, "descend"),
         "path-evolve": (context.Path, "evolve"),
+        "filter-evolve": (FunctionFilter, "evolve"),
         "cfnlint-index": (type(lint._rules()["E1101"]), "cfnLint"),
         "rules-run": (_rules.Rules, "run"),
         "extend-validator": (BaseJsonSchema, "extend_validator"),
