@@ -226,3 +226,29 @@ def test_the_keyword_index_follows_a_change_of_child_rules_outside_a_run():
     assert set(_INDEXES.of(owner)) == {"y"}
     owner.child_rules["E1"] = None  # type: ignore[attr-defined]
     assert _INDEXES.of(owner) == {}
+
+
+def _copies() -> list[Any]:
+    """Copies of a context and a path as cfn-lint makes them (attributes in order)."""
+    from cfnlint.context import context
+
+    plain = context.Context(regions=["eu-west-1"], ref_values={"A": 1})
+    cached = context.Context(regions=["eu-west-1"])
+    assert cached.module_names == ()  # now a cached value among the instance's attributes
+    path = context.Path().descend(path="Resources", cfn_path="Resources")
+    made = [
+        plain.evolve(strict_types=False, ref_values={"B": 2}),
+        plain.evolve(),
+        cached.evolve(is_resolved_value=True),
+        path.descend(path="Bucket", cfn_path="AWS::S3::Bucket"),
+        path.evolve(value_path=["Parameters"]),
+    ]
+    return [(type(m), vars(m).copy(), list(vars(m))) for m in made]
+
+
+def test_the_copies_are_what_cfn_lint_s_constructor_makes(plain):
+    without = _copies()
+    assert lintpatch.apply(["context-evolve", "path-descend", "path-evolve"])
+    assert _copies() == without
+    assert without[0][1]["ref_values"] == {"A": 1, "B": 2}
+    assert "module_names" not in without[2][1]
