@@ -15,9 +15,14 @@
    - the function filter a cached class carries is equal field by field to the one asked for,
      and cfn-lint never mutates a filter (it `evolve`s new ones).
 2. `Validator.evolve` (called for every schema keyword descended into) walks
-   `dataclasses.fields(Validator)` on every call; a class's init fields never change, so each
-   class's evolve gets them computed once (upstream: a class-level tuple of init field names).
-   It copies the same attributes and calls the same constructor.
+   `dataclasses.fields(Validator)` on every call and makes the copy through the constructor.
+   A class's fields never change, so each class's evolve reads them once; and when the class's
+   `__init__` is the generated one and its `__post_init__` the one we read, the copy gets what
+   they would set: the instance's dictionary (when it holds exactly the fields, in field
+   order) with the changes, each non-argument field from its default factory, and no call
+   when neither context nor resolver is None (the only case `__post_init__` acts on).
+   Anything else goes through the constructor as before. (Upstream: a tuple of field names
+   and a `__replace__`-style copy.)
 
 Both replace `create` (the second wraps it so that every class it returns, and the two module
 classes made at import, get the faster `evolve`); `create` is rebuilt from cfn-lint's own
@@ -35,6 +40,7 @@ from cfn.lintpatch import is_the_one_we_read
 
 CREATE_DIGEST = "aca07a377477297e36b122f433b9804393a61b7d7de5c8a1fc706ddc4e04933a"
 EVOLVE_DIGEST = "423b51ffcdf4cd9642e521b257f4267432551b587d2cf02b9cb9dd90662d7c98"
+POST_INIT_DIGEST = "78d2d1a1cd27795d5d57594e48e81e46828b0385902cc2ff55ac8ba7bac1ea29"
 _MAX_CLASSES = 4096  # far above the distinct keys one rule set makes (about a hundred)
 
 
@@ -103,12 +109,46 @@ def _closure_class(evolve: Any) -> Any:
     return evolve.__closure__[evolve.__code__.co_freevars.index("Validator")].cell_contents
 
 
+def _plain_init(cls: Any) -> bool:
+    """Whether making an instance of `cls` is its generated `__init__` setting each field (from
+    an argument, or a default factory when it is not an argument) and then the `__post_init__`
+    we read, which only fills in a context or a resolver left None."""
+    fields = dataclasses.fields(cls)
+    init = cls.__dict__.get("__init__")
+    return (
+        init is not None
+        and init.__code__.co_filename == "<string>"  # made by dataclasses
+        and "__slots__" not in cls.__dict__
+        and is_the_one_we_read(cls.__dict__.get("__post_init__"), POST_INIT_DIGEST)
+        and all(f.init or f.default_factory is not dataclasses.MISSING for f in fields)
+        and not any(hasattr(type(cls.__dict__.get(f.name)), "__set__") for f in fields)
+    )
+
+
 def fast_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
-    """`original` (one class's `Validator.evolve`), with the init field names of the class it
-    reads them from (its closure's `Validator`) computed once."""
-    names = tuple(f.name for f in dataclasses.fields(_closure_class(original)) if f.init)
+    """`original` (one class's `Validator.evolve`), with the class's fields read once; the copy
+    is made as its `__init__` would make it, without the call (see `_plain_init`)."""
+    cls = _closure_class(original)
+    fields = dataclasses.fields(cls)
+    names = tuple(f.name for f in fields if f.init)
+    init_names = frozenset(names)
+    every_name = frozenset(f.name for f in fields)
+    factories = tuple((f.name, f.default_factory) for f in fields if not f.init)
+    plain = _plain_init(cls)
+    new, set_attribute = object.__new__, object.__setattr__
 
     def evolve(self: Any, **kwargs: Any) -> Any:
+        own = self.__dict__
+        same = plain and self.__class__ is cls and own.keys() == every_name
+        if same and init_names.issuperset(kwargs):
+            values = own.copy()  # every field, in the order `__init__` set them
+            values.update(kwargs)
+            for name, factory in factories:  # as `__init__` sets them
+                values[name] = factory()
+            if values["context"] is not None and values["resolver"] is not None:
+                made = new(cls)  # `__post_init__` would change nothing
+                set_attribute(made, "__dict__", values)
+                return made
         for name in names:
             if name not in kwargs:  # a plain attribute: reading it has no effect
                 kwargs[name] = getattr(self, name)

@@ -252,3 +252,48 @@ def test_the_copies_are_what_cfn_lint_s_constructor_makes(plain):
     assert _copies() == without
     assert without[0][1]["ref_values"] == {"A": 1, "B": 2}
     assert "module_names" not in without[2][1]
+
+
+def _validator_copies(base: Any) -> list[Any]:
+    """Copies of cfn-lint's validator as it makes them, one after an instance was changed the
+    way its GetAtt rule changes one (`validators` set on the instance)."""
+    changed = base.evolve(schema={"type": "number"})
+    changed.validators = {}  # evolve gives a copy the class's validators again
+    made = [
+        base.evolve(schema={"type": "number"}),
+        changed.evolve(),
+        base.evolve(context=None),  # filled in from the template by __post_init__
+    ]
+    return [(type(m), {k: v for k, v in vars(m).items() if k != "resolver"}) for m in made]
+
+
+def test_the_validator_copies_are_what_cfn_lint_s_constructor_makes(plain):
+    from cfnlint.jsonschema import validators
+
+    base = validators.StandardValidator({"type": "string"})
+    without = _validator_copies(base)
+    assert lintpatch.apply(["validator-evolve"])
+    assert _validator_copies(base) == without
+    assert without[1][1]["validators"] and without[2][1]["context"] is not None
+
+
+def test_a_validator_copy_skips_the_constructor_only_when_it_would_change_nothing(plain):
+    from cfnlint.jsonschema import validators
+
+    cls = validators.StandardValidator
+    base = cls({"type": "string"})
+    assert lintpatch.apply(["validator-evolve"])
+    init, calls = cls.__init__, []
+
+    def counted(self: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+        init(self, **kwargs)
+
+    cls.__init__ = counted  # type: ignore[method-assign]
+    try:
+        base.evolve(schema={"type": "number"})
+        assert calls == []
+        base.evolve(context=None)
+        assert len(calls) == 1
+    finally:
+        cls.__init__ = init  # type: ignore[method-assign]
