@@ -57,31 +57,27 @@ def keyword_index(child_rules: tuple[Any, ...]) -> dict[str, list[Any]] | None:
 _WIRED: list[object | None] = [None]
 
 
-class _Indexes:
-    """Each CfnLint rule's index, with the child rules (the same objects) it was built from;
-    checked against the child rules once per run of the patched `Rules.run` (on every call
-    without it)."""
-
-    def __init__(self) -> None:
-        self.built: dict[int, tuple[Any, tuple[Any, ...], dict[str, list[Any]] | None, Any]] = {}
-
-    def of(self, rule: Any) -> dict[str, list[Any]] | None:
-        entry = self.built.get(id(rule))
-        wired = _WIRED[0]
-        if entry is not None and wired is not None and entry[3] is wired:
-            return entry[2]
-        children = tuple(rule.child_rules.values())
-        # The entry holds the rule and its children alive: no identity here is reused.
-        same = entry is not None and len(entry[1]) == len(children)
-        if same and all(map(operator.is_, entry[1], children)):
-            index = entry[2]
-        else:
-            index = keyword_index(children)
-        self.built[id(rule)] = (rule, children, index, wired)
-        return index
+# Where a CfnLint rule keeps its index (so that it goes with the rule, when rules are reloaded).
+INDEX_ATTRIBUTE = "_cfn_keyword_index"
 
 
-_INDEXES = _Indexes()
+def index_of(rule: Any) -> dict[str, list[Any]] | None:
+    """The rule's index, with the child rules (the same objects) it was built from; checked
+    against the child rules once per run of the patched `Rules.run` (on every call without
+    it)."""
+    entry = rule.__dict__.get(INDEX_ATTRIBUTE)
+    wired = _WIRED[0]
+    if entry is not None and wired is not None and entry[2] is wired:
+        return entry[1]
+    children = tuple(rule.child_rules.values())
+    # The entry holds the children alive: no identity here is reused while it is kept.
+    same = entry is not None and len(entry[0]) == len(children)
+    if same and all(map(operator.is_, entry[0], children)):
+        index = entry[1]
+    else:
+        index = keyword_index(children)
+    rule.__dict__[INDEX_ATTRIBUTE] = (children, index, wired)
+    return index
 
 
 def _cfn_lint(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,7 +85,7 @@ def _cfn_lint(original: Callable[..., Any]) -> Callable[..., Any]:
     from cfnlint.jsonschema._utils import Unset
 
     def cfnLint(self: Any, validator: Any, keywords: Any, instance: Any, schema: Any) -> Any:
-        index = _INDEXES.of(self)
+        index = index_of(self)
         if index is None or not all(type(k) is str for k in keywords):
             # What we cannot look up by hash (compared by `==` only): cfn-lint's own loop.
             yield from original(self, validator, keywords, instance, schema)

@@ -92,10 +92,11 @@ def test_the_patches_are_used_when_linting(rendered):
     from cfn import lintpatch_rules
 
     assert lintpatch.apply()
-    lintpatch_rules._INDEXES.built.clear()
+    e1101 = lint._rules()["E1101"]
+    vars(e1101).pop(lintpatch_rules.INDEX_ATTRIBUTE, None)
     lint.lint(rendered[:1], cache_dir=None, jobs=1)
     assert validators.create.cache, "validator classes were made through the memoised create"
-    assert lintpatch_rules._INDEXES.built, "E1101 looked its rules up in an index"
+    assert lintpatch_rules.INDEX_ATTRIBUTE in vars(e1101), "E1101 looked its rules up in an index"
     made = next(iter(validators.create.cache.values()))
     assert made.evolve.__module__ == "cfn.lintpatch_create", "a made class has the fast evolve"
 
@@ -217,15 +218,15 @@ def test_the_keyword_index_keeps_cfn_lint_s_order_skips_and_repeats():
 
 
 def test_the_keyword_index_follows_a_change_of_child_rules_outside_a_run():
-    from cfn.lintpatch_rules import _INDEXES
+    from cfn.lintpatch_rules import index_of
 
     owner = _Rule("E1101", [])
     owner.child_rules = {"E1": _Rule("E1", ["x"])}  # type: ignore[attr-defined]
-    assert [r.id for r in _INDEXES.of(owner)["x"]] == ["E1"]
+    assert [r.id for r in index_of(owner)["x"]] == ["E1"]
     owner.child_rules["E1"] = _Rule("E1", ["y"])  # type: ignore[attr-defined]
-    assert set(_INDEXES.of(owner)) == {"y"}
+    assert set(index_of(owner)) == {"y"}
     owner.child_rules["E1"] = None  # type: ignore[attr-defined]
-    assert _INDEXES.of(owner) == {}
+    assert index_of(owner) == {}
 
 
 def _copies() -> list[Any]:
