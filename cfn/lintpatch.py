@@ -168,13 +168,20 @@ def _rule_sets() -> list[Any]:
 
 def patches() -> list[Any]:
     """Every patch, in the order they are applied (removed in the reverse order)."""
-    from cfn import lintpatch_context, lintpatch_create, lintpatch_regex, lintpatch_rules
+    from cfn import (
+        lintpatch_context,
+        lintpatch_create,
+        lintpatch_regex,
+        lintpatch_resolver,
+        lintpatch_rules,
+    )
 
     return [
         *lintpatch_create.PATCHES,
         *lintpatch_context.PATCHES,
         *lintpatch_rules.PATCHES,
         *lintpatch_regex.PATCHES,
+        *lintpatch_resolver.PATCHES,
     ]
 
 

@@ -26,6 +26,8 @@ NAMES = [
     "rules-run",
     "extend-validator",
     "regex-compiled-once",
+    "resolver-subschemas",
+    "resolver-fragment",
 ]
 
 
@@ -36,6 +38,7 @@ def _target(name: str) -> tuple[Any, str]:
     from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules import _rules
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.schema.resolver import RefResolver
     from cfnlint.template import template
 
     return {
@@ -49,6 +52,8 @@ def _target(name: str) -> tuple[Any, str]:
         "rules-run": (_rules.Rules, "run"),
         "extend-validator": (BaseJsonSchema, "extend_validator"),
         "regex-compiled-once": (template, "re"),  # one of the modules that use it
+        "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
+        "resolver-fragment": (RefResolver, "resolve_fragment"),
     }[name]
 
 
@@ -298,3 +303,39 @@ def test_a_validator_copy_skips_the_constructor_only_when_it_would_change_nothin
         assert len(calls) == 1
     finally:
         cls.__init__ = init  # type: ignore[method-assign]
+
+
+SCHEMA_WITH_IDS = {
+    "$id": "root",
+    "definitions": {
+        "A": {"id": "#a", "properties": {"x": {"$id": "#x", "$anchor": "ax"}}},
+        "B": {"$id": "#b", "items": [{"id": "#in-a-list"}]},  # the walk skips lists
+    },
+    "properties": {"y": {"$ref": "#/definitions/A"}, "z": {"$dynamicAnchor": "dz"}},
+}
+
+
+def _resolved(schema: dict[str, Any]) -> list[Any]:
+    from cfnlint.schema.resolver import RefResolutionError, RefResolver
+
+    resolver = RefResolver.from_schema(schema)
+    found: list[Any] = [resolver._get_subschemas_cache()]
+    for fragment in ("a", "x", "b", "in-a-list", "/definitions/B/items/0", "/nothing"):
+        try:
+            found.append(resolver.resolve_fragment(schema, fragment))
+        except RefResolutionError as e:
+            found.append(str(e))
+    return found
+
+
+def test_the_resolver_finds_what_cfn_lint_s_walk_finds(plain):
+    import copy
+
+    without = _resolved(SCHEMA_WITH_IDS)
+    assert lintpatch.apply(["resolver-subschemas", "resolver-fragment"])
+    assert _resolved(SCHEMA_WITH_IDS) == without
+    assert _resolved(SCHEMA_WITH_IDS) == without  # searched before: the kept result
+    equal_but_other = copy.deepcopy(SCHEMA_WITH_IDS)
+    equal_but_other["definitions"]["C"] = {"id": "#c"}
+    assert _resolved(equal_but_other)[0]["id"][-1] == {"id": "#c"}
+    assert without[2] == {"$id": "#x", "$anchor": "ax"} and "Unresolvable" in without[-1]
