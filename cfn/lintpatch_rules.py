@@ -13,7 +13,12 @@
 2. `Rules.run` wires child rules with `any(key == r for r in self.data.keys())` for every child
    key of every rule (quadratic in the number of rules); for the string keys rules have that
    is `key in self.data`. The replacement is cfn-lint's `run` with that one test changed (and
-   the original test kept for a key that is not a string).
+   the original test kept for a key that is not a string), and one call left out: for each
+   resource it runs every rule's `matchall_resource_properties` through `run_check`, and for
+   almost every rule that is cfn-lint's base method, which returns at once when the resource
+   type is not in the rule's `resource_property_types`; the replacement makes that test
+   itself (on the same list, as the method would) and skips the call, which would yield
+   nothing and record nothing new.
 3. `BaseJsonSchema.extend_validator` (once per property a schema rule checks) makes the
    extended validator with the schema alone, which builds a throwaway empty `Template` (its
    graph, conditions and context), a context from it and a resolver, and then `evolve`s it with
@@ -28,10 +33,11 @@ import operator
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from cfn.lintpatch import Patch, RulePatch
+from cfn.lintpatch import Patch, RulePatch, is_the_one_we_read
 
 CFNLINT_DIGEST = "82ffce9b7d9abbcbc3e711da37ee7d1161b5dc255457681c264b2b033edd3630"
 RUN_DIGEST = "a7d07cb8f0f12bb1333e2703bf74f68958475a79d0a214e70fe2fbf616416dd0"
+MATCHING_DIGEST = "8a9d740b1726e19b97021fc1729d3a03a6a857e8926052b92cc62bce782749e8"
 EXTEND_DIGEST = "401aa1c6fe4765f4f309a21cd589c7b5389181bf7d1ee79d8244831e3ab9bb70"
 
 
@@ -145,6 +151,7 @@ def _matches(
     self: Any, filename: str | None, cfn: Any, config: Any, enabled_rule_ids: set[str]
 ) -> Iterator[Any]:
     """What `Rules.run` yields once the rules are wired: each enabled rule's matches."""
+    skippable = _base_resource_properties(self)
     for rule_id, rule in self.data.items():
         yield from self._filter_matches(
             enabled_rule_ids,
@@ -158,6 +165,10 @@ def _matches(
         if isinstance(resource_type, str) and isinstance(properties, dict):
             path = ["Resources", name, "Properties"]
             for rule_id, rule in self.data.items():
+                if rule_id in skippable:
+                    types = rule.resource_property_types
+                    if type(types) is list and resource_type not in types:
+                        continue  # the base method's first test: it yields nothing
                 yield from self._filter_matches(
                     enabled_rule_ids,
                     self.run_check(
@@ -166,6 +177,27 @@ def _matches(
                         *(properties, resource_type, path),
                     ),
                 )
+
+
+def _base_resource_properties(rules: Any) -> frozenset[str]:
+    """The ids of the rules whose `matchall_resource_properties` is cfn-lint's base one (the
+    `matching` wrapper we read): for a resource type not in the rule's
+    `resource_property_types` it returns before doing anything, and the rule's `run_check`
+    has already recorded the rule as used (in the first loop)."""
+    from cfnlint.rules._rule import CloudFormationLintRule
+
+    base = CloudFormationLintRule.__dict__.get("matchall_resource_properties")
+    if not is_the_one_we_read(base, MATCHING_DIGEST):
+        return frozenset()
+    cells = dict(zip(base.__code__.co_freevars, base.__closure__ or (), strict=False))
+    if cells["match_type"].cell_contents != "match_resource_properties":
+        return frozenset()
+    return frozenset(
+        rule_id
+        for rule_id, rule in rules.data.items()
+        if getattr(type(rule), "matchall_resource_properties", None) is base
+        and "matchall_resource_properties" not in vars(rule)
+    )
 
 
 # -- 3. BaseJsonSchema.extend_validator without a throwaway validator -------------------------

@@ -102,6 +102,8 @@ def test_the_patches_are_used_when_linting(rendered):
     lint.lint(rendered[:1], cache_dir=None, jobs=1)
     assert validators.create.cache, "validator classes were made through the memoised create"
     assert lintpatch_rules.INDEX_ATTRIBUTE in vars(e1101), "E1101 looked its rules up in an index"
+    skipped = lintpatch_rules._base_resource_properties(lint._rules())
+    assert len(skipped) > len(lint._rules().data) / 2, "rules whose per-resource call is skipped"
     made = next(iter(validators.create.cache.values()))
     assert made.evolve.__module__ == "cfn.lintpatch_create", "a made class has the fast evolve"
 
