@@ -9,12 +9,14 @@ lookup (locale, flags as enum operations, keyword arguments) costs about a twent
 The patch gives those modules (cfn-lint's own, and the rule files cfn-lint loads from its
 package) a stand-in for `regex` whose functions compile a pattern string once and call the
 compiled pattern's method, as `regex`'s functions do (`regex.search(p, s)` is
-`_compile(p, 0, ...).search(s, None, None, None, False, None)`, the method's defaults). Any
-other call (a compiled pattern, keyword arguments, more positional arguments) and any other
-name go to `regex` itself. The cache is keyed by the pattern (a `str`; no flags) and regex's
-`DEFAULT_VERSION`, as regex's own cache is (less the locale's encoding, which lint never
-changes). Applied only to the `regex` whose functions are the ones we read (by digest).
-Upstream: compile the patterns once (`re.compile` at module level, or a cached helper).
+`_compile(p, 0, ...).search(s, None, None, None, False, None)`, the method's defaults); given
+a compiled pattern they call its method directly (`_compile` returns a compiled pattern as it
+is when there are no flags). Any other call (keyword arguments, more positional arguments, a
+pattern of another type) and any other name go to `regex` itself. The cache is keyed by the
+pattern (a `str`; no flags) and regex's `DEFAULT_VERSION`, as regex's own cache is (less the
+locale's encoding, which lint never changes). Applied only to the `regex` whose functions are
+the ones we read (by digest). Upstream: compile the patterns once (`re.compile` at module
+level, or a cached helper).
 """
 
 from __future__ import annotations
@@ -61,13 +63,18 @@ class CompiledOnce:
 
     def _function(self, name: str) -> Any:
         original = getattr(self.__wrapped__, name)
+        compiled_type = self.__wrapped__.Pattern
 
         def call(pattern: Any, *args: Any, **kwargs: Any) -> Any:
             # match(p, s, flags=0) ... sub(p, repl, s, count=0, flags=0): only the plain forms
             plain = len(args) == (2 if name in ("sub", "subn") else 1)
-            if type(pattern) is not str or kwargs or not plain:
+            if kwargs or not plain:
                 return original(pattern, *args, **kwargs)
-            return getattr(self._pattern(pattern), name)(*args)
+            if type(pattern) is str:
+                return getattr(self._pattern(pattern), name)(*args)
+            if type(pattern) is compiled_type:  # regex's `_compile` gives it back as it is
+                return getattr(pattern, name)(*args)
+            return original(pattern, *args, **kwargs)
 
         call.__wrapped__ = original  # type: ignore[attr-defined]
         return call

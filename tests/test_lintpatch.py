@@ -191,7 +191,13 @@ def test_compiled_once_gives_what_regex_gives():
         assert once.split(r",", "a,b") == ["a", "b"]
         assert once.fullmatch(r"[a-z]+", "abc1") is None
         assert once.search(r"(?i)B", "abc").group() == "b"
+    compiled = regex.compile(r"^Fn::ForEach::[a-zA-Z0-9]+$")
+    name = "Fn::ForEach::X"
+    assert once.match(compiled, name).span() == regex.match(compiled, name).span()
+    assert once.match(compiled, "Fn::If") is None
     assert once.match(r"a", "A", regex.IGNORECASE)  # flags: regex's own function
+    with pytest.raises(ValueError):  # as regex: no flags with a compiled pattern
+        once.match(compiled, "x", regex.IGNORECASE)
     assert once.escape is regex.escape
     with pytest.raises(regex.error):
         once.search(r"(", "x")
