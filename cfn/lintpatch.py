@@ -1,19 +1,26 @@
 """Speed-ups of cfn-lint, applied as patches while they are not upstream; same findings.
 
 Each patch is the change we would propose to cfn-lint. A patch replaces one function (or one
-method) of cfn-lint, and is applied only when
+method, or the `regex` module cfn-lint's modules call) of cfn-lint, and is applied only when
 
 - the installed cfn-lint is in the tested range (the one `setup.cfg` pins), and
 - the function it replaces is exactly the one we read: the digest of its code (bytecode,
-  names, constants, nested functions' code) is the one recorded here.
+  names, constants, nested functions' code) is the one recorded in the patch's module (on
+  another Python version the bytecode differs, and nothing is applied).
+
+The patches, by module: `lintpatch_create` (validator classes reused, validator copies),
+`lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
+keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
+`lintpatch_resolver` (a schema's ids searched once). Each module's docstring says what its
+patches change, why the findings stay the same, and the upstream change it stands for.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).
 
-The patches themselves live in `cfn/lintpatch_*.py`; this module holds what they share (the
-version and code checks, the list of patches, `apply` and `remove`). `tests/test_lint_speed.py`
-compares findings with and without them over every rendered template of every environment,
-rendered templates broken on purpose and the rule tests' broken templates.
+This module holds what they share (the version and code checks, the list of patches, `apply`
+and `remove`). `tests/test_lint_speed.py` compares findings with and without all of them over
+every rendered template of every environment, rendered templates broken on purpose and the
+rule tests' broken templates; `tests/test_lintpatch.py` tests each one alone.
 """
 
 from __future__ import annotations
