@@ -80,8 +80,10 @@ def _rules() -> Any:
 
     from cfn import lintpatch
 
-    lintpatch.apply()  # reuse validator classes between calls (same findings, less CPU)
-    return Runner(ConfigMixIn([], **_config_args())).rules
+    lintpatch.apply()  # same findings, less CPU (see cfn/lintpatch.py)
+    rules = Runner(ConfigMixIn([], **_config_args())).rules
+    lintpatch.apply(rules=rules)  # and the patches of the rules this run loaded
+    return rules
 
 
 @lru_cache(maxsize=8)

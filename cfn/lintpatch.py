@@ -1,40 +1,41 @@
-"""Reuse cfn-lint's validator classes between calls instead of re-creating them on every call.
+"""Speed-ups of cfn-lint, applied as patches while they are not upstream; same findings.
 
-cfn-lint 1.58 builds a new `@dataclass` class in `cfnlint.jsonschema.validators.create` each
-time a rule extends a validator (`Validator.extend`, called by `BaseJsonSchema.extend_validator`
-for almost every resource property it checks): about a tenth of lint CPU goes into
-`dataclasses._process_class`. The class only closes over the three arguments of `create`, so two
-calls with equal arguments make classes that behave the same; this module memoises `create` on
-them. It is the change we would propose upstream (an `lru_cache` on `create`), applied here as a
-patch while it is not there:
+Each patch is the change we would propose to cfn-lint. A patch replaces one function (or one
+method, or the `regex` module cfn-lint's modules call) of cfn-lint, and is applied only when
 
-- keyed by everything the class closes over: each validator callable (compared as Python
-  compares them: a bound method by its object's identity and its function), the function
-  filter's field values, each function resolver; arguments that cannot be keyed (unhashable
-  callables) are passed to the original `create` untouched;
-- the cache holds its keys' objects alive, so an identity in a key is never reused by another
-  object;
-- the function filter a cached class carries is equal field by field to the one asked for, and
-  cfn-lint never mutates a filter (it `evolve`s new ones);
-- applied only to a cfn-lint in the tested range whose `create` is the function we read; any
-  other version is left alone, silently (findings are then cfn-lint's as shipped).
+- the installed cfn-lint is in the tested range (the one `setup.cfg` pins), and
+- the function it replaces is exactly the one we read: the digest of its code (bytecode,
+  names, constants, nested functions' code) is the one recorded in the patch's module (on
+  another Python version the bytecode differs, and nothing is applied).
 
-`tests/test_lint_speed.py` compares findings with and without it over every rendered template of
-every environment and the rule tests' broken templates.
+The patches, by module: `lintpatch_create` (validator classes reused, validator copies),
+`lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
+keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
+`lintpatch_resolver` (a schema's ids searched once). Each module's docstring says what its
+patches change, why the findings stay the same, and the upstream change it stands for.
+
+Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
+puts every replaced function back (the tests lint with and without the patches and compare).
+
+This module holds what they share (the version and code checks, the list of patches, `apply`
+and `remove`). `tests/test_lint_speed.py` compares findings with and without all of them over
+every rendered template of every environment, rendered templates broken on purpose and the
+rule tests' broken templates; `tests/test_lintpatch.py` tests each one alone.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable
+import hashlib
+import weakref
+from collections.abc import Callable, Iterable
+from types import CodeType
 from typing import Any
 
 TESTED = ((1, 58), (1, 59))  # cfn-lint >= 1.58, < 1.59: the pinned range
-_MAX_CLASSES = 4096  # far above the distinct keys one rule set makes (about a hundred)
-_original: Callable[..., Any] | None = None
 
 
-def _version_ok() -> bool:
+def version_ok() -> bool:
+    """Whether the installed cfn-lint is in the tested range."""
     from importlib import metadata
 
     try:
@@ -44,78 +45,180 @@ def _version_ok() -> bool:
     return TESTED[0] <= parts < TESTED[1]
 
 
-def _filter_key(function_filter: Any) -> tuple[Any, ...] | None:
-    if function_filter is None:
-        return None
-    if not dataclasses.is_dataclass(function_filter):
-        raise TypeError("not a dataclass")
-    values = []
-    for f in dataclasses.fields(function_filter):
-        value = getattr(function_filter, f.name)
-        values.append((f.name, tuple(value) if isinstance(value, list) else value))
-    key = (type(function_filter), tuple(values))
-    hash(key)  # raises TypeError for a field we cannot key
-    return key
+def _const_bytes(value: Any) -> bytes:
+    if isinstance(value, CodeType):
+        return code_digest(value).encode()
+    if isinstance(value, frozenset):  # its repr's order depends on string hashing
+        return repr(sorted(map(_const_bytes, value))).encode()
+    if isinstance(value, tuple):
+        return b"(" + b",".join(map(_const_bytes, value)) + b")"
+    return repr(value).encode()
 
 
-def _key(validators: Any, function_filter: Any, fn_resolvers: Any) -> tuple[Any, ...]:
-    key = (
-        tuple(validators.items()) if validators else None,
-        _filter_key(function_filter),
-        tuple(fn_resolvers.items()) if fn_resolvers else None,
-    )
-    hash(key)
-    return key
+def code_digest(code: CodeType) -> str:
+    """A digest of what a code object does: bytecode, names and constants (nested code too)."""
+    h = hashlib.sha256()
+    for part in (code.co_code, repr(code.co_names).encode(), repr(code.co_varnames).encode()):
+        h.update(part + b"\0")
+    h.update(repr(code.co_freevars).encode() + b"\0")
+    for const in code.co_consts:
+        h.update(_const_bytes(const) + b"\0")
+    return h.hexdigest()
 
 
-def _memoised_create(original: Callable[..., Any]) -> Callable[..., Any]:
-    classes: dict[tuple[Any, ...], Any] = {}
-
-    def create(
-        validators: Any = None, function_filter: Any = None, fn_resolvers: Any = None
-    ) -> Any:
-        try:
-            key = _key(validators, function_filter, fn_resolvers)
-            cls = classes.get(key)
-        except TypeError:  # something unhashable: do what cfn-lint does
-            return original(validators, function_filter, fn_resolvers)
-        if cls is None:
-            cls = original(validators, function_filter, fn_resolvers)
-            if len(classes) < _MAX_CLASSES:
-                # The key keeps its callables (and their objects) alive: no identity is reused.
-                classes[key] = cls
-        return cls
-
-    create.__wrapped__ = original  # type: ignore[attr-defined]
-    create.cache = classes  # type: ignore[attr-defined]
-    return create
+def is_the_one_we_read(function: Any, digest: str) -> bool:
+    """Whether `function` is a plain Python function whose code has the recorded digest."""
+    code = getattr(function, "__code__", None)
+    return isinstance(code, CodeType) and code_digest(code) == digest
 
 
-def apply() -> bool:
-    """Memoise cfn-lint's `create`; True when the patch is in place (now or already)."""
-    global _original
-    if _original is not None:
+class Patch:
+    """Replaces `owner.attribute` (a function we read, by digest) with `make(original)` (None
+    when the patch does not apply after all)."""
+
+    def __init__(
+        self,
+        name: str,
+        owner: Callable[[], Any],
+        attribute: str,
+        digest: str,
+        make: Callable[[Any], Any],
+    ) -> None:
+        self.name = name
+        self._owner = owner  # imports lazily: cfn-lint is loaded only when it lints
+        self.attribute = attribute
+        self.digest = digest
+        self._make = make
+        self.original: Any = None
+        self.replacement: Any = None
+
+    def owner(self) -> Any:
+        return self._owner()
+
+    @property
+    def installed(self) -> bool:
+        return self.original is not None
+
+    def install(self) -> bool:
+        if self.original is not None:
+            return True
+        owner = self.owner()
+        original = owner.__dict__.get(self.attribute)
+        if not is_the_one_we_read(original, self.digest):
+            return False
+        self.replacement = self._make(original)
+        if self.replacement is None:  # the code around it is not as the patch needs it
+            return False
+        self.replacement.__wrapped__ = original
+        setattr(owner, self.attribute, self.replacement)
+        self.original = original
         return True
-    if not _version_ok():
+
+    def uninstall(self) -> None:
+        if self.original is None:
+            return
+        setattr(self.owner(), self.attribute, self.original)
+        self.original = self.replacement = None
+
+
+class RulePatch:
+    """Replaces a method of the class of one rule (by id) in each rule set given to `apply`.
+
+    cfn-lint imports its rule files afresh for each rule set it loads, so each set has its own
+    rule classes; a patch of a rule covers every rule set it has been given (weakly held)."""
+
+    def __init__(
+        self, name: str, rule_id: str, attribute: str, digest: str, make: Callable[[Any], Any]
+    ) -> None:
+        self.name = name
+        self.rule_id = rule_id
+        self.attribute = attribute
+        self.digest = digest
+        self._make = make
+        self.installed = False
+        self.classes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
+
+    def install(self) -> bool:
+        self.installed = True
+        return all([self.cover(rules) for rules in _rule_sets()])
+
+    def cover(self, rules: Any) -> bool:
+        """Patch the class of this rule in `rules`; False when it is not the code we read."""
+        rule = getattr(rules, "data", {}).get(self.rule_id)
+        cls = type(rule)
+        if not self.installed or rule is None or cls in self.classes:
+            return True
+        original = cls.__dict__.get(self.attribute)
+        if not is_the_one_we_read(original, self.digest):
+            return False
+        replacement = self._make(original)
+        replacement.__wrapped__ = original
+        setattr(cls, self.attribute, replacement)
+        self.classes[cls] = original
+        return True
+
+    def uninstall(self) -> None:
+        for cls, original in list(self.classes.items()):
+            setattr(cls, self.attribute, original)
+        self.classes.clear()
+        self.installed = False
+
+
+_RULE_SETS: list[weakref.ref[Any]] = []
+
+
+def _rule_sets() -> list[Any]:
+    alive = [r() for r in _RULE_SETS]
+    _RULE_SETS[:] = [weakref.ref(r) for r in alive if r is not None]
+    return [r for r in alive if r is not None]
+
+
+def patches() -> list[Any]:
+    """Every patch, in the order they are applied (removed in the reverse order)."""
+    from cfn import (
+        lintpatch_context,
+        lintpatch_create,
+        lintpatch_regex,
+        lintpatch_resolver,
+        lintpatch_rules,
+    )
+
+    return [
+        *lintpatch_create.PATCHES,
+        *lintpatch_context.PATCHES,
+        *lintpatch_rules.PATCHES,
+        *lintpatch_regex.PATCHES,
+        *lintpatch_resolver.PATCHES,
+    ]
+
+
+_PATCHES: list[Any] = []
+
+
+def apply(names: Iterable[str] | None = None, rules: Any = None) -> bool:
+    """Apply the patches (all, or those named); True when every one asked for is in place.
+
+    `rules` is a rule set cfn-lint loaded (`Runner.rules`): the patches of rules cover it from
+    now on (and each rule set given before, while it lives)."""
+    if not version_ok():
         return False
+    if rules is not None and all(r is not rules for r in _rule_sets()):
+        _RULE_SETS.append(weakref.ref(rules))
     try:
-        from cfnlint.jsonschema import validators as module
+        available = _PATCHES or patches()
     except ImportError:
         return False
-    original = getattr(module, "create", None)
-    if not callable(original) or getattr(original, "__module__", "") != module.__name__:
-        return False
-    _original = original
-    module.create = _memoised_create(original)
-    return True
+    _PATCHES[:] = available
+    wanted = set(names) if names is not None else {p.name for p in available}
+    return all([p.install() for p in available if p.name in wanted]) and bool(wanted)
+
+
+def applied() -> set[str]:
+    """The names of the patches in place."""
+    return {p.name for p in _PATCHES if p.installed}
 
 
 def remove() -> None:
-    """Put cfn-lint's own `create` back (for the tests that compare with and without)."""
-    global _original
-    if _original is None:
-        return
-    from cfnlint.jsonschema import validators as module
-
-    module.create = _original
-    _original = None
+    """Put cfn-lint's own functions back (for the tests that compare with and without)."""
+    for p in reversed(_PATCHES):
+        p.uninstall()

@@ -1,0 +1,349 @@
+"""Each of cfn/lintpatch*.py's patches of cfn-lint: in effect under the pinned cfn-lint, the same
+findings with it alone as without any, put back by `remove()`, and not applied to another
+cfn-lint version or to a function whose code is not the one it was written against.
+
+(All of them together against none, over the whole corpus: tests/test_lint_speed.py.)"""
+
+from __future__ import annotations
+
+import inspect
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+from cfn import lint, lintpatch
+from tests.test_lint_speed import _findings, corpus  # noqa: F401 (a fixture)
+
+NAMES = [
+    "create",
+    "validator-evolve",
+    "context-evolve",
+    "path-descend",
+    "path-evolve",
+    "filter-evolve",
+    "cfnlint-index",
+    "rules-run",
+    "extend-validator",
+    "regex-compiled-once",
+    "resolver-subschemas",
+    "resolver-fragment",
+]
+
+
+def _target(name: str) -> tuple[Any, str]:
+    """Where the patch `name` puts its function: (class or module, attribute)."""
+    from cfnlint.context import context
+    from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema._filter import FunctionFilter
+    from cfnlint.rules import _rules
+    from cfnlint.rules.jsonschema.Base import BaseJsonSchema
+    from cfnlint.schema.resolver import RefResolver
+    from cfnlint.template import template
+
+    return {
+        "create": (validators, "create"),
+        "validator-evolve": (validators.StandardValidator, "evolve"),
+        "context-evolve": (context.Context, "evolve"),
+        "path-descend": (context.Path, "descend"),
+        "path-evolve": (context.Path, "evolve"),
+        "filter-evolve": (FunctionFilter, "evolve"),
+        "cfnlint-index": (type(lint._rules()["E1101"]), "cfnLint"),
+        "rules-run": (_rules.Rules, "run"),
+        "extend-validator": (BaseJsonSchema, "extend_validator"),
+        "regex-compiled-once": (template, "re"),  # one of the modules that use it
+        "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
+        "resolver-fragment": (RefResolver, "resolve_fragment"),
+    }[name]
+
+
+def _current(name: str) -> Any:
+    owner, attribute = _target(name)
+    return owner.__dict__[attribute]
+
+
+@pytest.fixture
+def plain():
+    """No patch applied during the test; all of them again after it."""
+    lint._rules()
+    lintpatch.remove()
+    yield
+    lintpatch.remove()
+    assert lintpatch.apply()
+
+
+def test_every_patch_is_tested_here():
+    assert [p.name for p in lintpatch.patches()] == NAMES
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
+    original = _current(name)
+    assert getattr(original, "__module__", original.__name__).startswith(
+        ("cfnlint", "CfnLint", "regex")
+    )
+    assert lintpatch.apply([name])
+    assert lintpatch.applied() == {name}
+    patched = _current(name)
+    assert patched is not original and patched.__module__.startswith("cfn.lintpatch")
+    assert inspect.unwrap(patched) is original
+    lintpatch.remove()
+    assert _current(name) is original and lintpatch.applied() == set()
+
+
+def test_the_patches_are_used_when_linting(rendered):
+    from cfnlint.jsonschema import validators
+
+    from cfn import lintpatch_rules
+
+    assert lintpatch.apply()
+    e1101 = lint._rules()["E1101"]
+    vars(e1101).pop(lintpatch_rules.INDEX_ATTRIBUTE, None)
+    lint.lint(rendered[:1], cache_dir=None, jobs=1)
+    assert validators.create.cache, "validator classes were made through the memoised create"
+    assert lintpatch_rules.INDEX_ATTRIBUTE in vars(e1101), "E1101 looked its rules up in an index"
+    skipped = lintpatch_rules._base_resource_properties(lint._rules())
+    assert len(skipped) > len(lint._rules().data) / 2, "rules whose per-resource call is skipped"
+    made = next(iter(validators.create.cache.values()))
+    assert made.evolve.__module__ == "cfn.lintpatch_create", "a made class has the fast evolve"
+
+
+@pytest.fixture(scope="module")
+def with_findings(corpus):  # noqa: F811
+    """Templates that give findings (the rule tests' fixtures and a broken template), and their
+    findings with no patch applied."""
+    broken = next(t for t in corpus if t.filename.startswith("broken"))
+    templates = [broken, *(t for t in corpus if t.env == "fixtures")]
+    lint._rules()
+    lintpatch.remove()
+    try:
+        found = _findings(templates)
+    finally:
+        lintpatch.apply()
+    assert {f[0].split("/")[1] for f in found} == {broken.env, "fixtures"}
+    return templates, found
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_patch_alone_gives_the_same_findings(name, with_findings, plain):
+    templates, without = with_findings
+    assert lintpatch.apply([name])
+    assert _findings(templates) == without
+
+
+@pytest.mark.parametrize("version", ["1.59.0", "1.57.3", "2.0.0", "unknown"])
+def test_the_patches_leave_another_cfn_lint_version_alone(version, plain, monkeypatch):
+    before = {name: _current(name) for name in NAMES}
+    real_version = metadata.version
+    monkeypatch.setattr(
+        metadata, "version", lambda n: version if n == "cfn-lint" else real_version(n)
+    )
+    try:
+        assert lintpatch.apply() is False
+        assert lintpatch.applied() == set()
+        assert {name: _current(name) for name in NAMES} == before
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_patch_leaves_a_function_it_was_not_written_against_alone(name, plain):
+    owner, attribute = _target(name)
+    original = owner.__dict__[attribute]
+
+    def changed(*args: Any, **kwargs: Any) -> Any:  # another version's function, say
+        return original(*args, **kwargs)
+
+    setattr(owner, attribute, changed)
+    try:
+        lintpatch.apply()
+        assert owner.__dict__[attribute] is changed
+        lintpatch.remove()
+    finally:
+        setattr(owner, attribute, original)
+    assert lintpatch.apply() and _current(name) is not original
+
+
+def test_the_regex_patch_leaves_another_regex_alone(plain, monkeypatch):
+    import regex
+    from cfnlint.template import template
+
+    real_search = regex.search
+    monkeypatch.setattr(regex, "search", lambda *a, **k: real_search(*a, **k))
+    try:
+        assert lintpatch.apply() is False
+        assert "regex-compiled-once" not in lintpatch.applied()
+        assert template.re is regex
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+def test_compiled_once_gives_what_regex_gives():
+    import regex
+
+    from cfn.lintpatch_regex import CompiledOnce
+
+    once = CompiledOnce(regex)
+    for _ in range(2):  # compiling, then from the cache
+        assert once.match(r"a(b)?", "abc").span() == regex.match(r"a(b)?", "abc").span()
+        assert once.findall(r"\$\{([^}]+)\}", "${A}-${B}") == ["A", "B"]
+        assert once.sub(r"\d", "#", "a1b22") == "a#b##"
+        assert once.split(r",", "a,b") == ["a", "b"]
+        assert once.fullmatch(r"[a-z]+", "abc1") is None
+        assert once.search(r"(?i)B", "abc").group() == "b"
+    compiled = regex.compile(r"^Fn::ForEach::[a-zA-Z0-9]+$")
+    name = "Fn::ForEach::X"
+    assert once.match(compiled, name).span() == regex.match(compiled, name).span()
+    assert once.match(compiled, "Fn::If") is None
+    assert once.match(r"a", "A", regex.IGNORECASE)  # flags: regex's own function
+    with pytest.raises(ValueError):  # as regex: no flags with a compiled pattern
+        once.match(compiled, "x", regex.IGNORECASE)
+    assert once.escape is regex.escape
+    with pytest.raises(regex.error):
+        once.search(r"(", "x")
+
+
+def test_a_memoised_class_is_reused_only_for_equal_arguments():
+    lint._rules()
+    from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    assert lintpatch.apply()
+    a = validators.create(validators={"type": len}, function_filter=FunctionFilter())
+    assert validators.create(validators={"type": len}, function_filter=FunctionFilter()) is a
+    assert validators.create(validators={"type": abs}, function_filter=FunctionFilter()) is not a
+    other_filter = FunctionFilter(add_cfn_lint_keyword=False)
+    assert validators.create(validators={"type": len}, function_filter=other_filter) is not a
+
+
+class _Rule:
+    def __init__(self, rule_id: str, keywords: list[str]) -> None:
+        self.id = rule_id
+        self.keywords = keywords
+
+
+def test_the_keyword_index_keeps_cfn_lint_s_order_skips_and_repeats():
+    from cfn.lintpatch_rules import keyword_index
+
+    a, b, c = _Rule("E1", ["x", "y", "x"]), _Rule("E2", ["y"]), _Rule("", ["x"])
+    assert keyword_index((a, None, c, b)) == {"x": [a, a], "y": [a, b]}
+    assert keyword_index((a, _Rule("E3", [("not", "a", "string")]))) is None
+
+
+def test_the_keyword_index_follows_a_change_of_child_rules_outside_a_run():
+    from cfn.lintpatch_rules import index_of
+
+    owner = _Rule("E1101", [])
+    owner.child_rules = {"E1": _Rule("E1", ["x"])}  # type: ignore[attr-defined]
+    assert [r.id for r in index_of(owner)["x"]] == ["E1"]
+    owner.child_rules["E1"] = _Rule("E1", ["y"])  # type: ignore[attr-defined]
+    assert set(index_of(owner)) == {"y"}
+    owner.child_rules["E1"] = None  # type: ignore[attr-defined]
+    assert index_of(owner) == {}
+
+
+def _copies() -> list[Any]:
+    """Copies of a context and a path as cfn-lint makes them (attributes in order)."""
+    from cfnlint.context import context
+
+    plain = context.Context(regions=["eu-west-1"], ref_values={"A": 1})
+    cached = context.Context(regions=["eu-west-1"])
+    assert cached.module_names == ()  # now a cached value among the instance's attributes
+    path = context.Path().descend(path="Resources", cfn_path="Resources")
+    made = [
+        plain.evolve(strict_types=False, ref_values={"B": 2}),
+        plain.evolve(),
+        cached.evolve(is_resolved_value=True),
+        path.descend(path="Bucket", cfn_path="AWS::S3::Bucket"),
+        path.evolve(value_path=["Parameters"]),
+    ]
+    return [(type(m), vars(m).copy(), list(vars(m))) for m in made]
+
+
+def test_the_copies_are_what_cfn_lint_s_constructor_makes(plain):
+    without = _copies()
+    assert lintpatch.apply(["context-evolve", "path-descend", "path-evolve"])
+    assert _copies() == without
+    assert without[0][1]["ref_values"] == {"A": 1, "B": 2}
+    assert "module_names" not in without[2][1]
+
+
+def _validator_copies(base: Any) -> list[Any]:
+    """Copies of cfn-lint's validator as it makes them, one after an instance was changed the
+    way its GetAtt rule changes one (`validators` set on the instance)."""
+    changed = base.evolve(schema={"type": "number"})
+    changed.validators = {}  # evolve gives a copy the class's validators again
+    made = [
+        base.evolve(schema={"type": "number"}),
+        changed.evolve(),
+        base.evolve(context=None),  # filled in from the template by __post_init__
+    ]
+    return [(type(m), {k: v for k, v in vars(m).items() if k != "resolver"}) for m in made]
+
+
+def test_the_validator_copies_are_what_cfn_lint_s_constructor_makes(plain):
+    from cfnlint.jsonschema import validators
+
+    base = validators.StandardValidator({"type": "string"})
+    without = _validator_copies(base)
+    assert lintpatch.apply(["validator-evolve"])
+    assert _validator_copies(base) == without
+    assert without[1][1]["validators"] and without[2][1]["context"] is not None
+
+
+def test_a_validator_copy_skips_the_constructor_only_when_it_would_change_nothing(plain):
+    from cfnlint.jsonschema import validators
+
+    cls = validators.StandardValidator
+    base = cls({"type": "string"})
+    assert lintpatch.apply(["validator-evolve"])
+    init, calls = cls.__init__, []
+
+    def counted(self: Any, **kwargs: Any) -> None:
+        calls.append(kwargs)
+        init(self, **kwargs)
+
+    cls.__init__ = counted  # type: ignore[method-assign]
+    try:
+        base.evolve(schema={"type": "number"})
+        assert calls == []
+        base.evolve(context=None)
+        assert len(calls) == 1
+    finally:
+        cls.__init__ = init  # type: ignore[method-assign]
+
+
+SCHEMA_WITH_IDS = {
+    "$id": "root",
+    "definitions": {
+        "A": {"id": "#a", "properties": {"x": {"$id": "#x", "$anchor": "ax"}}},
+        "B": {"$id": "#b", "items": [{"id": "#in-a-list"}]},  # the walk skips lists
+    },
+    "properties": {"y": {"$ref": "#/definitions/A"}, "z": {"$dynamicAnchor": "dz"}},
+}
+
+
+def _resolved(schema: dict[str, Any]) -> list[Any]:
+    from cfnlint.schema.resolver import RefResolutionError, RefResolver
+
+    resolver = RefResolver.from_schema(schema)
+    found: list[Any] = [resolver._get_subschemas_cache()]
+    for fragment in ("a", "x", "b", "in-a-list", "/definitions/B/items/0", "/nothing"):
+        try:
+            found.append(resolver.resolve_fragment(schema, fragment))
+        except RefResolutionError as e:
+            found.append(str(e))
+    return found
+
+
+def test_the_resolver_finds_what_cfn_lint_s_walk_finds(plain):
+    import copy
+
+    without = _resolved(SCHEMA_WITH_IDS)
+    assert lintpatch.apply(["resolver-subschemas", "resolver-fragment"])
+    assert _resolved(SCHEMA_WITH_IDS) == without
+    assert _resolved(SCHEMA_WITH_IDS) == without  # searched before: the kept result
+    equal_but_other = copy.deepcopy(SCHEMA_WITH_IDS)
+    equal_but_other["definitions"]["C"] = {"id": "#c"}
+    assert _resolved(equal_but_other)[0]["id"][-1] == {"id": "#c"}
+    assert without[2] == {"$id": "#x", "$anchor": "ax"} and "Unresolvable" in without[-1]
