@@ -40,8 +40,13 @@ from cfn import lint, paths
 
 POLL_SECONDS = 0.05  # without inotify
 SAFETY_POLL_SECONDS = 1.0  # with inotify
-# Kept across rebuilds: they hold cfn-lint's loaded state, or run the loop itself.
+# Kept across rebuilds: they hold cfn-lint's loaded state (the patches applied to it, every
+# `cfn.lintpatch*` module, included), or run the loop itself.
 KEEP = ("cfn", "cfn.lint", "cfn.lintpatch", "cfn.paths", "cfn.watch")
+
+
+def kept(name: str) -> bool:
+    return name in KEEP or name.startswith("cfn.lintpatch_")
 Stamps = dict[Path, tuple[int, int]]
 
 
@@ -133,7 +138,7 @@ class FromSource:
     """A finder that gives the package's modules (except those kept) a `SourceLoader`."""
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if not name.startswith("cfn.") or name in KEEP:
+        if not name.startswith("cfn.") or kept(name):
             return None
         spec = importlib.machinery.PathFinder.find_spec(name, path)
         if spec is not None and type(spec.loader) is importlib.machinery.SourceFileLoader:
@@ -143,7 +148,7 @@ class FromSource:
 
 def _fresh_modules() -> Any:
     """`cfn.build` as the files on disk are now: every other package module imported again."""
-    for name in [m for m in sys.modules if m.startswith("cfn.") and m not in KEEP]:
+    for name in [m for m in sys.modules if m.startswith("cfn.") and not kept(m)]:
         del sys.modules[name]
         parent, _, child = name.rpartition(".")
         # `from cfn import config` takes the package's attribute when it has one.
