@@ -47,6 +47,8 @@ KEEP = ("cfn", "cfn.lint", "cfn.lintpatch", "cfn.paths", "cfn.watch")
 
 def kept(name: str) -> bool:
     return name in KEEP or name.startswith("cfn.lintpatch_")
+
+
 Stamps = dict[Path, tuple[int, int]]
 
 
