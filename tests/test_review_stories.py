@@ -847,3 +847,61 @@ def test_an_unprotected_environment_neither_refuses_nor_takes_allow_replace(
     assert envelope.guard_replacements(env, r.real, ()) == ((), [])
     with pytest.raises(DeployError, match="is not protected; nothing to allow"):
         envelope.guard_replacements(env, r.real, ("LoadBalancer",))
+
+
+def test_a_role_losing_or_changing_its_permissions_boundary_is_broadening():
+    from cfn.deploy import security
+
+    boundary = "arn:aws:iam::111111111111:policy/insightxi-dev-boundary"
+    other = "arn:aws:iam::111111111111:policy/something-wider"
+    trust = {"Statement": []}
+    kept = _with_contexts(
+        "Modify",
+        "AWS::IAM::Role",
+        {"AssumeRolePolicyDocument": trust, "PermissionsBoundary": boundary},
+        {"AssumeRolePolicyDocument": trust, "PermissionsBoundary": boundary},
+    )
+    assert security.broadenings(kept) == []
+    removed = _with_contexts("Modify", "AWS::IAM::Role", {"PermissionsBoundary": boundary}, {})
+    assert security.broadenings(removed) == [f"removes its permissions boundary (was {boundary})"]
+    changed = _with_contexts(
+        "Modify",
+        "AWS::IAM::Role",
+        {"PermissionsBoundary": boundary},
+        {"PermissionsBoundary": other},
+    )
+    assert security.broadenings(changed) == [
+        f"changes its permissions boundary from {boundary} to {other}"
+    ]
+    new_without = _with_contexts("Add", "AWS::IAM::Role", None, {"RoleName": "x"})
+    assert security.broadenings(new_without) == ["created without a permissions boundary"]
+    new_with = _with_contexts("Add", "AWS::IAM::Role", None, {"PermissionsBoundary": boundary})
+    assert security.broadenings(new_with) == []
+    # Without before/after values, the property details alone say it.
+    c = review.Change("Edge", "Modify", "TaskRole", "AWS::IAM::Role", "False")
+    c.details = [
+        review.Detail("/Properties/PermissionsBoundary", before=boundary, change_type="Remove")
+    ]
+    assert security.broadenings(c) == [f"removes its permissions boundary (was {boundary})"]
+
+
+def test_every_role_the_templates_create_has_a_boundary_so_a_new_environment_flags_none(
+    rendered,
+):
+    """The rendered roles, as a change set adding them would show them: none is flagged."""
+    from cfn.deploy import security
+
+    roles = [
+        (t.path, logical, resource)
+        for t in rendered
+        if not t.path.endswith(naming.BOOTSTRAP_TEMPLATE)
+        for logical, resource in json.loads(t.text)["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+    ]
+    assert roles
+    for path, logical, resource in roles:
+        c = _with_contexts("Add", "AWS::IAM::Role", None, resource["Properties"])
+        assert "created without a permissions boundary" not in security.broadenings(c), (
+            path,
+            logical,
+        )

@@ -134,13 +134,29 @@ def _iam(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         found += _policy_broadenings(
             old_inline.get(name), p.get("PolicyDocument"), f"policy {name}"
         )
-    old_managed = set(_list(before.get("ManagedPolicyArns")))
+    # An ARN may still be an intrinsic function (a dict) where the value is not known yet.
+    old_managed = {json.dumps(a, sort_keys=True) for a in _list(before.get("ManagedPolicyArns"))}
     found += [
         f"attaches managed policy {arn}"
         for arn in _list(after.get("ManagedPolicyArns"))
-        if arn not in old_managed
+        if json.dumps(arn, sort_keys=True) not in old_managed
     ]
     return found
+
+
+def _boundary(rtype: str, before: dict[str, Any], after: dict[str, Any], added: bool) -> list[str]:
+    """A role or user that loses its permissions boundary, gets another one, or is created
+    without one: what it may do is then no longer capped by the boundary it had (or any)."""
+    if rtype not in ("AWS::IAM::Role", "AWS::IAM::User"):
+        return []
+    old, new = before.get("PermissionsBoundary"), after.get("PermissionsBoundary")
+    if new is None and added:
+        return ["created without a permissions boundary"]
+    if old is None or json.dumps(old, sort_keys=True) == json.dumps(new, sort_keys=True):
+        return []
+    if new is None:
+        return [f"removes its permissions boundary (was {old})"]
+    return [f"changes its permissions boundary from {old} to {new}"]
 
 
 # -- security groups ---------------------------------------------------------------------------
@@ -257,6 +273,12 @@ def _from_details(c: Change) -> list[str]:
         ):
             if d.change_type == "Add" or "*" in after:
                 found.append(f"{d.path} grants {after}")
+        elif leaf == "PermissionsBoundary" and d.change_type in ("Remove", "Modify"):
+            was = f" (was {d.before})" if d.before else ""
+            if d.change_type == "Remove" or not after:
+                found.append(f"removes its permissions boundary{was}")
+            else:
+                found.append(f"changes its permissions boundary{was} to {after}")
         elif leaf in ("FromPort", "ToPort", "IpProtocol") and d.change_type != "Remove":
             found.append(f"{d.path}: {d.before} → {after}")
     return found
@@ -274,6 +296,7 @@ def broadenings(c: Change) -> list[str]:
     found: list[str] = []
     if rtype.startswith("AWS::IAM::"):
         found += _iam(before, after)
+        found += _boundary(rtype, before, after, added=c.action == "Add")
     if rtype.startswith("AWS::EC2::SecurityGroup"):
         found += _sg(rtype, before, after)
     found += _public(rtype, before, after, added=c.action == "Add")
