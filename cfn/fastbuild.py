@@ -6,13 +6,14 @@ The command line takes a `snapshot` of everything outside the files a build read
 change its result, before the build starts: the exact arguments and working directory, the
 Python interpreter, each file of the package's source and configuration (with its hash), the
 installed troposphere, awacs, pydantic, botocore and cfn-lint (with cfn-lint's resource-schema
-data), and the `.cfnlintrc` files cfn-lint would read. After a clean build, `remember` stores,
-for that invocation, the snapshot, the files the result was computed from and checked against
-(configuration, templates, diagrams, README: `BuildResult.inputs`) with their hashes, each
-template directory's listing, and the output the build printed. `answer` replays that output
-only when every one of those is unchanged; anything else takes the full build, which stores the
-new result. Only clean results are stored, so a `--check` that a full run would fail is never
-answered from here.
+data), the endpoint data botocore reads before its own (`$AWS_DATA_PATH`, `~/.aws/models`: the
+regions a configuration may name), and the `.cfnlintrc` files cfn-lint would read. After a clean
+build, `remember` stores, for that invocation, the snapshot, the files the result was computed
+from and checked against (configuration, templates, diagrams, README: `BuildResult.inputs`) with
+their hashes, each template directory's listing, and the output the build printed. `answer`
+replays that output only when every one of those is unchanged; anything else takes the full
+build, which stores the new result. Only clean results are stored, so a `--check` that a full
+run would fail is never answered from here.
 
 "Unchanged" is decided per file by its content's SHA-256, with a sound shortcut: a file whose
 status (device, inode, size, modification and change times) is what it was when it was hashed
@@ -85,9 +86,30 @@ def _installed(name: str) -> str:
     return f"{name}:{origin}:{os.stat(folder).st_mtime_ns}:{os.stat(origin).st_mtime_ns}"
 
 
+def _endpoint_data() -> str:
+    """Stamp of the endpoint data botocore reads before its own (`cfn.awsregions`: which regions
+    a configuration may name): `$AWS_DATA_PATH`'s directories and `~/.aws/models`, each with
+    the status of its `endpoints.json` (the change time: any write sets it), or its absence."""
+    custom = os.environ.get("AWS_DATA_PATH", "")
+    directories = [os.path.expanduser(d) for d in custom.split(os.pathsep) if d]
+    parts = [f"AWS_DATA_PATH={custom}"]
+    for directory in [*directories, os.path.expanduser("~/.aws/models")]:
+        try:
+            st = os.stat(os.path.join(directory, "endpoints.json"))
+            parts.append(f"{directory}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}")
+        except OSError:
+            parts.append(f"{directory}: none")
+    return "\n".join(parts)
+
+
 def _environment() -> list[str]:
-    """The installed dependencies and cfn-lint's schema data, as stamps."""
-    return [*(_installed(name) for name in DEPENDENCIES), lintinputs.schema_stamp()]
+    """The installed dependencies, cfn-lint's schema data and botocore's custom endpoint data,
+    as stamps."""
+    return [
+        *(_installed(name) for name in DEPENDENCIES),
+        lintinputs.schema_stamp(),
+        _endpoint_data(),
+    ]
 
 
 def _invocation(argv: Sequence[str]) -> list[object]:

@@ -5,6 +5,8 @@ account and region), per environment of the configuration."""
 
 from __future__ import annotations
 
+import fnmatch
+
 import pytest
 
 from cfn import naming
@@ -60,6 +62,7 @@ GUARDS = {
     "NoServiceRoleEdit",
     "NoBoundaryRemoval",
     "NoOtherBoundary",
+    "NotTheBootstrapStack",  # the deployer policy: the bootstrap stack stays an admin's
 }
 
 
@@ -150,3 +153,36 @@ def test_the_deployer_may_pass_the_service_role_to_cloudformation_only(platform,
                 f"{naming.artifacts_prefix(env)}/*"
             }
         ]
+
+
+def _decides(statements, action, arn):
+    """IAM's answer for one action on one ARN (`${AWS::...}` left as written): an explicit Deny
+    wins over any Allow; nothing that matches is a denial."""
+    matching = [
+        s
+        for s in statements
+        if action in _actions(s)
+        and any(
+            r == "*" or (isinstance(r, dict) and fnmatch.fnmatchcase(arn, r.get("Fn::Sub", "")))
+            for r in s["Resource"]
+        )
+    ]
+    return bool(matching) and all(s["Effect"] == "Allow" for s in matching)
+
+
+def test_the_deployer_may_not_change_the_bootstrap_stack(platform, templates):
+    """The bootstrap stack's name starts with the prefix the change-set rights cover; a
+    change set a deployer made on it with the service role would also make CloudFormation use
+    that role for the administrator's next `bin/deploy bootstrap` (which passes no role)."""
+    for env in platform.environments.values():
+        doc = _bootstrap(templates, env.name)["DeployerPolicy"]["Properties"]["PolicyDocument"]
+        here = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}"
+        root = f"{here}:stack/{naming.root_stack(env)}/id"
+        nested = f"{here}:stack/{naming.root_stack(env)}-NetworkStack-X/id"
+        bootstrap = f"{here}:stack/{naming.bootstrap_stack(env)}/id"
+        for action in ("cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"):
+            assert _decides(_statements(doc), action, root), (env.name, action)
+            assert _decides(_statements(doc), action, nested), (env.name, action)
+            assert not _decides(_statements(doc), action, bootstrap), (env.name, action)
+        # What plan reads from it stays allowed.
+        assert _decides(_statements(doc), "cloudformation:DescribeStacks", bootstrap)

@@ -188,6 +188,33 @@ def test_another_installed_dependency_makes_the_record_stale(project, monkeypatc
     assert fastbuild.answer(CHECK) is None
 
 
+def test_custom_endpoint_data_makes_the_record_stale(project, platform, tmp_path):
+    """botocore reads endpoint data from $AWS_DATA_PATH before its own (the regions a
+    configuration may name, `cfn.awsregions`): endpoint data without the environment's region
+    makes the configuration invalid, so the clean result recorded without it must not answer."""
+    import botocore
+
+    region = next(iter(platform.environments.values())).region
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    for partition in data["partitions"]:
+        partition["services"].get("ecs", {}).get("endpoints", {}).pop(region, None)
+    custom = tmp_path / "aws-data"
+    custom.mkdir()
+    (custom / "endpoints.json").write_text(json.dumps(data))
+    assert build(project, *CHECK).returncode == 0
+    assert REPLAYED in build(project, *CHECK).stderr
+    r = subprocess.run(
+        [sys.executable, str(project / "bin" / "build-templates"), *CHECK],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "AWS_DATA_PATH": str(custom)},
+    )
+    assert REPLAYED not in r.stderr
+    assert r.returncode == 2 and region in r.stderr, r.stderr
+
+
 def test_no_cache_never_stores_nor_replays(project):
     assert build(project, *CHECK).returncode == 0
     for _ in range(2):

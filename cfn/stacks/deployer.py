@@ -5,7 +5,8 @@
 Change-set rights on this environment's stacks, `iam:PassRole` on the service role only (and
 only to CloudFormation), read/write on the artifacts prefix, and the read calls preflight, the
 review and status make. `bootstrap`, `destroy` and `secret set` are not in it: they create or
-delete what the policy protects, and stay with an administrator.
+delete what the policy protects, and stay with an administrator (the bootstrap stack's change
+sets are denied: its name is under the prefix the change-set rights cover).
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ def deployer_policy(env: Environment, role: iam.Role) -> iam.ManagedPolicy:
                 "cloudformation:UpdateTerminationProtection"
             ),
             _stacks(env),
+        ),
+        # The bootstrap stack's name is under the prefix too, but its change sets stay with an
+        # administrator (`bin/deploy bootstrap`): one made with the service role would also
+        # leave CloudFormation using that role for the administrator's next, which it denies.
+        _statement(
+            "NotTheBootstrapStack",
+            (
+                "cloudformation:CreateChangeSet cloudformation:ExecuteChangeSet "
+                "cloudformation:SetStackPolicy cloudformation:UpdateTerminationProtection"
+            ),
+            [f"{ARN}:cloudformation:{HERE}:stack/{naming.bootstrap_stack(env)}/*"],
+            Effect=aws.Deny,
         ),
         # No resource-level permissions.
         _statement(
