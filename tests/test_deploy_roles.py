@@ -63,6 +63,7 @@ GUARDS = {
     "NoBoundaryRemoval",
     "NoOtherBoundary",
     "NotTheBootstrapStack",  # the deployer policy: the bootstrap stack stays an admin's
+    "NoImports",  # the deployer policy: no change set adopts an existing resource
 }
 
 
@@ -155,9 +156,28 @@ def test_the_deployer_may_pass_the_service_role_to_cloudformation_only(platform,
         ]
 
 
-def _decides(statements, action, arn):
-    """IAM's answer for one action on one ARN (`${AWS::...}` left as written): an explicit Deny
-    wins over any Allow; nothing that matches is a denial."""
+def _applies(condition, context):
+    """Whether a statement's Condition holds for a request with these condition keys (a key
+    absent from the request: no value). Only the operators these policies use are known."""
+    for operator, tests in (condition or {}).items():
+        for key, wanted in tests.items():
+            wanted = wanted if isinstance(wanted, list) else [wanted]
+            values = context.get(key, [])
+            if operator == "ForAnyValue:StringLike":
+                ok = any(fnmatch.fnmatchcase(v, w) for v in values for w in wanted)
+            elif operator == "StringEquals":
+                ok = len(values) == 1 and values[0] in wanted
+            else:
+                raise AssertionError(f"the test does not evaluate {operator}")
+            if not ok:
+                return False
+    return True
+
+
+def _decides(statements, action, arn, context=None):
+    """IAM's answer for one action on one ARN (`${AWS::...}` left as written), for a request
+    with the condition keys `context` (key -> list of values): an explicit Deny wins over any
+    Allow; nothing that matches is a denial."""
     matching = [
         s
         for s in statements
@@ -166,6 +186,7 @@ def _decides(statements, action, arn):
             r == "*" or (isinstance(r, dict) and fnmatch.fnmatchcase(arn, r.get("Fn::Sub", "")))
             for r in s["Resource"]
         )
+        and _applies(s.get("Condition"), context or {})
     ]
     return bool(matching) and all(s["Effect"] == "Allow" for s in matching)
 
@@ -186,3 +207,17 @@ def test_the_deployer_may_not_change_the_bootstrap_stack(platform, templates):
             assert not _decides(_statements(doc), action, bootstrap), (env.name, action)
         # What plan reads from it stays allowed.
         assert _decides(_statements(doc), "cloudformation:DescribeStacks", bootstrap)
+
+
+def test_the_deployer_cannot_make_an_import_change_set(platform, templates):
+    """An import would adopt a resource of the account (outside the environment) into its
+    stacks; the Deny is AWS's documented one (any import resource type set)."""
+    for env in platform.environments.values():
+        doc = _bootstrap(templates, env.name)["DeployerPolicy"]["Properties"]["PolicyDocument"]
+        here = "arn:${AWS::Partition}:cloudformation:${AWS::Region}:${AWS::AccountId}"
+        root = f"{here}:stack/{naming.root_stack(env)}/id"
+        create = "cloudformation:CreateChangeSet"
+        assert _decides(_statements(doc), create, root)
+        for types in (["AWS::KMS::Key"], ["AWS::EC2::SecurityGroup", "AWS::Route53::HostedZone"]):
+            context = {"cloudformation:ImportResourceTypes": types}
+            assert not _decides(_statements(doc), create, root, context), (env.name, types)

@@ -905,3 +905,14 @@ def test_every_role_the_templates_create_has_a_boundary_so_a_new_environment_fla
             path,
             logical,
         )
+
+
+def test_an_imported_resource_is_risky():
+    """AWS's change set says Import for a resource adopted into the stack (an IMPORT change set,
+    or automatic import of one with the template's name): it is the stack's from then on."""
+    from cfn.deploy import risk
+
+    c = review.Change(naming.EDGE, "Import", "Zone", "AWS::Route53::HostedZone", "")
+    risk.classify([c], changed_root=())
+    assert c.risk == review.RISKY
+    assert c.why == "imported: an existing resource becomes the stack's, to change or delete"

@@ -175,6 +175,10 @@ def _assess(c: Change, by_stack: dict[str, list[Change]]) -> tuple[str, str]:
         )
     if c.action == "Add":
         return ROUTINE, ""  # "+ Add" says it all
+    if c.action == "Import":
+        # `plan` never imports (and the deployer policy denies import change sets): a resource
+        # that already exists in the account would become the stack's, to change or delete.
+        return RISKY, "imported: an existing resource becomes the stack's, to change or delete"
     if c.action != "Modify":
         return CHECK, f"{c.action.lower()}"
     if c.replacement in ("True", "Conditional"):

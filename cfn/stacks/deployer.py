@@ -55,6 +55,19 @@ def deployer_policy(env: Environment, role: iam.Role) -> iam.ManagedPolicy:
             [f"{ARN}:cloudformation:{HERE}:stack/{naming.bootstrap_stack(env)}/*"],
             Effect=aws.Deny,
         ),
+        # An import change set adopts a resource that already exists in the account (a key, a
+        # security group, a hosted zone of another project) into this environment's stacks,
+        # where the service role could then change or delete it: plan never imports, so no
+        # change set may (AWS's documented condition: the import's resource types are set).
+        aws.Statement(
+            Sid="NoImports",
+            Effect=aws.Deny,
+            Action=[aws.Action("cloudformation", "CreateChangeSet")],
+            Resource=[ALL],
+            Condition=aws.Condition(
+                aws.ForAnyValueStringLike("cloudformation:ImportResourceTypes", ["*"])
+            ),
+        ),
         # No resource-level permissions.
         _statement(
             "StackReads",
