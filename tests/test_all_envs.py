@@ -154,8 +154,8 @@ def test_a_missing_profile_is_one_line_and_the_other_environments_are_shown(aws,
     r = run(aws, path, "status", "--all")
     assert r.exit_code == 1
     assert (
-        f"{first}: not reached: AWS profile 'nowhere' not found (check ~/.aws/config or drop "
-        "--profile)"
+        f"{first}: not reached: AWS profile 'nowhere' not found; check ~/.aws/config or drop "
+        "--profile"
     ) in r.stdout.splitlines()
     assert [line.split()[0] for line in r.stdout.splitlines()[1:]][: len(envs) - 2] == [
         e.name for e in envs[2:]
@@ -203,13 +203,13 @@ def test_access_denied_and_missing_credentials_are_each_one_line(two_contexts):
         Unreached(
             names[0],
             "access denied to DescribeStacks: User: arn:aws:sts::111111111111:assumed-role/ci/x "
-            "is not authorized to perform: cloudformation:DescribeStacks (the credentials' role "
-            "needs that permission)",
+            "is not authorized to perform: cloudformation:DescribeStacks; the credentials' role "
+            "needs that permission",
         ),
         Unreached(
             names[1],
-            "no AWS credentials found (use --profile, set AWS_PROFILE, or export "
-            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+            "no AWS credentials found; use --profile, set AWS_PROFILE, or export "
+            "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         ),
     ]
 

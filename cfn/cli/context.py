@@ -236,4 +236,5 @@ def _reason(exc: Exception) -> str | None:
         known = explain(exc)
     if known is None:
         return None
-    return known.message + (f" ({known.hint})" if known.hint else "")
+    # The hint after a semicolon: it often holds parentheses of its own.
+    return known.message + (f"; {known.hint}" if known.hint else "")
