@@ -54,9 +54,21 @@ def main(expected: str) -> None:
     path = directory and buildserver.socket_path(directory, expected)
     if not directory or not path:
         return
-    lock = _lock(os.path.join(directory, f"{expected[:32]}.lock"))
+    lock_path = os.path.join(directory, f"{expected[:32]}.lock")
+    lock = _lock(lock_path)
     if lock is None:
         return  # another server has this key
+    try:
+        _serve(directory, path, expected, lock)
+    finally:
+        # Removed while still held: whoever opened it before finds it locked, whoever opens the
+        # path after makes a new one, free since this server has removed its socket.
+        with contextlib.suppress(OSError):
+            os.unlink(lock_path)
+
+
+def _serve(directory: str, path: str, expected: str, lock: int) -> None:
+    """Load, listen, serve; remove the socket at the end."""
     if not _quietly(_warm):
         with open(os.path.join(directory, f"{expected[:32]}.noserve"), "w"):
             pass

@@ -303,7 +303,7 @@ def test_an_idle_server_exits_and_removes_its_socket(tmp_path_factory, kill_serv
     )
     wait_for(lambda: sockets(s.cache), "a server listening")
     wait_for(lambda: not server_pids(s.cache) and not sockets(s.cache), "the server gone")
-    assert [p.name.endswith(".lock") for p in (s.cache / "server").iterdir()] == [True]
+    assert list((s.cache / "server").iterdir()) == [], "its lock file removed as well"
 
 
 def test_stop_server_stops_every_server(served):
@@ -314,6 +314,27 @@ def test_stop_server_stops_every_server(served):
     wait_for(lambda: not server_pids(served.cache), "the server gone", timeout=10)
     r = build(served.project, served.on, "--stop-server")
     assert (r.code, r.out) == (0, "stopped 0 build servers\n")
+
+
+def test_a_server_whose_loading_prints_does_not_serve():
+    """What loading prints (a warning at import, say) a new process would print; a fork could
+    not, so such a server does not serve."""
+    loads = {
+        "lambda: None": "True",
+        "lambda: print('a line')": "False",
+        "lambda: warnings.warn('at import')": "False",
+        "lambda: os.write(2, b'from C')": "False",
+    }
+    for load, quiet in loads.items():
+        code = "import os, warnings; from cfn.buildserver_zygote import _quietly"
+        r = subprocess.run(
+            [sys.executable, "-c", f"{code}; print(_quietly({load}))"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert (r.stdout, r.stderr) == (quiet + "\n", ""), load
 
 
 def test_the_switch_and_ci():
