@@ -228,13 +228,19 @@ def delegate(argv: Sequence[str]) -> int | None:
     when there is none (or it could not start the build): then build in this process."""
     import signal
 
+    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
     try:
         started = _start(argv)
+        if started is None:
+            return None
+        # Held until `go` is sent, then given to the build: before `go`, the build's process
+        # is only waiting for it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)
     except KeyboardInterrupt:
+        # Before the build began (a build process waiting for `go` gives up when this one
+        # exits): as an interrupt while loading is reported.
         print("interrupted", file=sys.stderr)
         return 130
-    if started is None:
-        return None
     sock, pid, pending = started
     received: list[int] = []
 
@@ -243,11 +249,14 @@ def delegate(argv: Sequence[str]) -> int | None:
         with contextlib.suppress(OSError):
             os.kill(pid, signum)
 
-    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for signum in forwarded:
         signal.signal(signum, forward)
     try:
         sock.settimeout(None)
-        send(sock, {"go": True})
+        try:
+            send(sock, {"go": True})
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, forwarded)
         reply = receive(sock, pending)
     except (OSError, ValueError):
         reply = None

@@ -75,6 +75,8 @@ def _serve(directory: str, path: str, expected: str, lock: int) -> None:
         return
     if buildserver.key() != expected:
         return  # a file changed while loading: what was loaded may not be what the key says
+    if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
+        return  # a thread started while loading: forking would copy its locks, held or not
     listener = _bind(directory, path)
     try:
         sys.stdout.flush()
