@@ -196,8 +196,10 @@ def _start(argv: Sequence[str]) -> tuple[socket.socket, int, bytearray] | None:
     process's pid, unread bytes), or None when there is no such server or it would not."""
     import socket
 
+    if not enabled() or any(a in STOP_ARGS for a in argv):
+        return None
     directory = server_dir()
-    if directory is None or not enabled() or any(a in STOP_ARGS for a in argv):
+    if directory is None:
         return None
     server_key = key()
     path = socket_path(directory, server_key)

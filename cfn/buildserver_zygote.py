@@ -217,7 +217,8 @@ class _Server:
                 buildserver.send(conn, {"stopped": True})
                 return True
             if request.get("key") != self.key or len(fds) != 3:
-                buildserver.send(conn, {"refused": "not this server's key"})
+                why = "not this server's key" if len(fds) == 3 else "no standard streams"
+                buildserver.send(conn, {"refused": why})
                 return False
             pid = os.fork()
             if pid == 0:
@@ -268,15 +269,16 @@ def _child(conn: socket.socket, server: _Server, request: dict[str, Any], fds: l
         from cfn.cli import build
 
         status = build.run(argv, taken)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)  # as `cfn.run_entry` says it
-        status = 130
-    except BaseException:
+    except BaseException as exc:
         if not started:
             os._exit(1)  # nothing shown: the caller builds by itself
-        import traceback
+        if isinstance(exc, KeyboardInterrupt):
+            print("interrupted", file=sys.stderr)  # as `cfn.run_entry` says it
+            status = 130
+        else:
+            import traceback
 
-        traceback.print_exc()  # a bug: as a fresh process shows it
+            traceback.print_exc()  # a bug: as a new process shows it
     finally:
         with contextlib.suppress(BaseException):
             sys.stdout.flush()
