@@ -271,10 +271,12 @@ def test_a_request_with_another_key_is_refused(served):
 
 
 def children_of(pid: int) -> list[int]:
+    """The live (not yet exited) children of the process."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            state, parent = stat.read_text().rsplit(")", 1)[1].split()[:2]
+            if int(parent) == pid and state != "Z":
                 found.append(int(stat.parent.name))
     return found
 
