@@ -11,13 +11,16 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from cfn import build, summary
 from cfn.cli.common import EXIT_INTERRUPTED, EXIT_OK, err, handle_errors
 from cfn.fsutil import WriteError, atomic_write
+
+if TYPE_CHECKING:
+    from cfn.fastbuild import Snapshot
 
 
 @click.command(
@@ -198,7 +201,7 @@ def _lint_report(result: build.BuildResult, lint_format: str, lint_out: Path | N
     err(f"lint findings ({lint_format}) written to {lint_out}")
 
 
-def run(argv: Sequence[str], taken: Any = None) -> int:
+def run(argv: Sequence[str], taken: Snapshot | None = None) -> int:
     """Run build-templates with `argv` and return its exit status, the output flushed: what
     bin/build-templates does in its own process, and a build server's build process
     (`cfn.buildserver_zygote`) in a fork. `taken`: the snapshot of the invocation's inputs,
