@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from cfn import buildserver
+from cfn import buildserver, paths
 from tests.conftest import PROJECT_ROOT
 
 DELEGATED_CPU = 0.3  # seconds: the client alone takes about 0.06
@@ -140,13 +140,25 @@ def wait_for_server(cache: Path, count: int = 1) -> list[Path]:
     return [p for p in sockets(cache) if answers(p)]
 
 
+def started_servers(cache: Path) -> list[int]:
+    """Every server process of the cache directory, even one not yet locked nor listening."""
+    mine = f"{paths.CACHE_ENV}={cache}".encode()
+    pids = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError):
+            environ = (cmdline.parent / "environ").read_bytes().split(b"\0")
+            if b"buildserver_zygote" in cmdline.read_bytes() and mine in environ:
+                pids.append(int(cmdline.parent.name))
+    return pids
+
+
 @pytest.fixture(scope="module")
 def kill_servers():
     """Kills, at the end, every server of the cache directories registered (even on failure)."""
     caches: list[Path] = []
     yield caches.append
     for cache in caches:
-        for pid in server_pids(cache):
+        for pid in started_servers(cache):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
