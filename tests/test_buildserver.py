@@ -277,7 +277,19 @@ def test_a_request_with_another_key_is_refused(served):
     (path,) = wait_for_server(served.cache)
     request = {"key": "0" * 64, "argv": ["--check"], "cwd": str(served.project), "umask": 18}
     assert ask(path, request) == {"refused": "not this server's key"}
-    # and it still serves the requests with its key
+    # Nonsense, or a request without the standard streams, gets nothing or a refusal ...
+    for data in (b"nonsense\n", b"[1, 2]\n", b"\n"):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(data)
+            assert s.recv(100) == b""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(path))
+        s.sendall(json.dumps({**request, "key": client_key(served)}).encode() + b"\n")
+        assert json.loads(s.makefile().readline()) == {"refused": "no standard streams"}
+    # ... and it still serves the requests with its key
     r = build(served.project, served.on, "--check", "--no-lint")
     assert r.code == 0 and r.cpu < DELEGATED_CPU, r.err
 
