@@ -7,7 +7,7 @@ import copy
 import json
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = PROJECT_ROOT / "bin"
 TEMPLATES = PROJECT_ROOT / "templates"
 _RAW = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_build_server() -> Iterator[None]:
+    """No command a test runs starts or asks a build server (`cfn.buildserver`); the tests of
+    the server turn it on for the commands they run."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INSIGHTXI_BUILD_SERVER", "0")
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -17,13 +19,23 @@ from cfn import build, summary
 from cfn.cli.common import EXIT_INTERRUPTED, EXIT_OK, err, handle_errors
 from cfn.fsutil import WriteError, atomic_write
 
+if TYPE_CHECKING:
+    from cfn.fastbuild import Snapshot
+
 
 @click.command(
     "build-templates",
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit status: 0 clean; 1 lint findings, --check differences, or a file that cannot "
     "be written; 2 bad usage or invalid configuration; 130 interrupted (nothing half-written). "
-    "--watch: 0 when stopped with Ctrl-C.",
+    "--watch: 0 when stopped with Ctrl-C.\n\n"
+    "Build server: after a build that ran cfn-lint, a background process keeps the code and "
+    "cfn-lint loaded, and the next builds run in a fork of it, with the same result as in a "
+    "new process; it serves only while the code, the installed packages, the environment "
+    "variables and the directory are those it loaded. It exits after 10 idle minutes "
+    "($INSIGHTXI_BUILD_SERVER_IDLE seconds) or with --stop-server. "
+    "INSIGHTXI_BUILD_SERVER=0 turns it off; it is off when $CI is set, unless "
+    "INSIGHTXI_BUILD_SERVER=1.",
 )
 @click.option(
     "--env",
@@ -87,6 +99,11 @@ from cfn.fsutil import WriteError, atomic_write
     help="Build, then build again on every save of the configuration or of cfn/**/*.py, "
     "printing only what changed (files written, findings added or removed); Ctrl-C stops.",
 )
+@click.option(
+    "--stop-server",
+    is_flag=True,
+    help="Stop this project's build servers (see below), say how many, and exit.",
+)
 @click.pass_context
 @handle_errors()
 def build_templates(
@@ -101,6 +118,7 @@ def build_templates(
     lint_format: str | None,
     lint_out: Path | None,
     watch: bool,
+    stop_server: bool,
 ) -> None:
     """Render every environment's CloudFormation templates into templates/<env>/, its
     architecture diagram into docs/architecture/<env>.md and the README's generated sections,
@@ -109,6 +127,12 @@ def build_templates(
     Rendering is deterministic (sorted keys, no timestamps): the same code and config always
     give the same bytes, so all of it is committed and reviewed like code.
     """
+    if stop_server:
+        from cfn import buildserver
+
+        stopped = buildserver.stop_all()
+        click.echo(f"stopped {stopped} build server{'' if stopped == 1 else 's'}")
+        return
     if lint_out and not lint_format:
         lint_format = "text"
     if lint_format and no_lint:
@@ -177,17 +201,19 @@ def _lint_report(result: build.BuildResult, lint_format: str, lint_out: Path | N
     err(f"lint findings ({lint_format}) written to {lint_out}")
 
 
-def main() -> None:
-    """bin/build-templates (after the fast path, `cfn.fastbuild`, did not answer)."""
+def run(argv: Sequence[str], taken: Snapshot | None = None) -> int:
+    """Run build-templates with `argv` and return its exit status, the output flushed: what
+    bin/build-templates does in its own process, and a build server's build process
+    (`cfn.buildserver_zygote`) in a fork. `taken`: the snapshot of the invocation's inputs,
+    when the caller took it already (`cfn.fastbuild.snapshot`)."""
     from cfn import fastbuild
 
-    argv = sys.argv[1:]
     # This invocation's inputs besides the files it reads, taken before anything is read.
-    obj = {"snapshot": fastbuild.snapshot(argv)}
+    obj = {"snapshot": fastbuild.snapshot(argv) if taken is None else taken}
     try:
         try:
             rv = build_templates.main(
-                argv, prog_name="build-templates", obj=obj, standalone_mode=False
+                list(argv), prog_name="build-templates", obj=obj, standalone_mode=False
             )
         except click.ClickException as exc:
             exc.show()
@@ -202,11 +228,25 @@ def main() -> None:
             sys.exit(EXIT_INTERRUPTED)
         sys.exit(rv if isinstance(rv, int) else EXIT_OK)  # --help returns 0
     except SystemExit as done:
-        # After linting, tearing down cfn-lint's object graph costs about a second at exit;
-        # the output is flushed and every file written is closed, so skip it.
         sys.stdout.flush()
         sys.stderr.flush()
         status = done.code
         if isinstance(status, str):
             print(status, file=sys.stderr, flush=True)
-        os._exit(status if isinstance(status, int) else (EXIT_OK if status is None else 1))
+        return status if isinstance(status, int) else (EXIT_OK if status is None else 1)
+
+
+def main() -> None:
+    """bin/build-templates (after the fast path, `cfn.fastbuild`, did not answer, nor a build
+    server, `cfn.buildserver`)."""
+    environ = dict(os.environ)
+    argv = sys.argv[1:]
+    status = run(argv)
+    if "cfnlint" in sys.modules:
+        # This process paid for loading cfn-lint: keep a process with it loaded for the next.
+        from cfn import buildserver
+
+        buildserver.start_for_next_build(argv, environ)
+    # After linting, tearing down cfn-lint's object graph costs about a second at exit; the
+    # output is flushed and every file written is closed, so skip it.
+    os._exit(status)
