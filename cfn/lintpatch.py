@@ -11,8 +11,9 @@ method, or the `regex` module cfn-lint's modules call) of cfn-lint, and is appli
 The patches, by module: `lintpatch_create` (validator classes reused, validator copies),
 `lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
 keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
-`lintpatch_resolver` (a schema's ids searched once). Each module's docstring says what its
-patches change, why the findings stay the same, and the upstream change it stands for.
+`lintpatch_resolver` (a schema's ids searched once), `lintpatch_template` (a template's keys
+found in one walk). Each module's docstring says what its patches change, why the findings
+stay the same, and the upstream change it stands for.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).
@@ -181,6 +182,7 @@ def patches() -> list[Any]:
         lintpatch_regex,
         lintpatch_resolver,
         lintpatch_rules,
+        lintpatch_template,
     )
 
     return [
@@ -189,6 +191,7 @@ def patches() -> list[Any]:
         *lintpatch_rules.PATCHES,
         *lintpatch_regex.PATCHES,
         *lintpatch_resolver.PATCHES,
+        *lintpatch_template.PATCHES,
     ]
 
 

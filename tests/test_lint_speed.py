@@ -128,6 +128,37 @@ def test_the_patches_give_the_same_findings(corpus, rendered):
     assert {f[0].split("/")[1] for f in plain} == {first_env, "fixtures"}
 
 
+def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
+    """No garbage collection while cfn-lint's rule set is built (it would walk the objects the
+    build makes again and again); the collector on again after it, and off if it was off."""
+    import gc
+
+    during: list[int] = []  # the generations collected while cfn-lint's code was running
+
+    def seen(phase: str, info: dict[str, Any]) -> None:
+        frame = sys._getframe(1)
+        while phase == "start" and frame is not None:
+            if "/cfnlint/" in frame.f_code.co_filename:
+                during.append(info["generation"])
+                break
+            frame = frame.f_back
+
+    lint._rules()
+    gc.callbacks.append(seen)
+    try:
+        lint._rules.cache_clear()  # built again (as `--watch` does when a rule file changes)
+        rules = lint._rules()
+        assert gc.isenabled() and during == []
+        assert len(rules.data) > 100 and lintpatch.applied()
+        gc.disable()
+        lint._rules.cache_clear()
+        lint._rules()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.callbacks.remove(seen)
+
+
 # -- bin/build-templates --watch ----------------------------------------------------------------
 
 

@@ -28,6 +28,7 @@ NAMES = [
     "regex-compiled-once",
     "resolver-subschemas",
     "resolver-fragment",
+    "template-deep-keys",
 ]
 
 
@@ -54,6 +55,7 @@ def _target(name: str) -> tuple[Any, str]:
         "regex-compiled-once": (template, "re"),  # one of the modules that use it
         "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
         "resolver-fragment": (RefResolver, "resolve_fragment"),
+        "template-deep-keys": (template.Template, "search_deep_keys"),
     }[name]
 
 
@@ -347,3 +349,74 @@ def test_the_resolver_finds_what_cfn_lint_s_walk_finds(plain):
     equal_but_other["definitions"]["C"] = {"id": "#c"}
     assert _resolved(equal_but_other)[0]["id"][-1] == {"id": "#c"}
     assert without[2] == {"$id": "#x", "$anchor": "ax"} and "Unresolvable" in without[-1]
+
+
+DEEP_TREE = {
+    "Resources": {
+        "A": {"Properties": {"Password": {"Ref": "P"}, "List": [{"Ref": "Q"}, [{"Ref": "R"}]]}},
+        "B": {"Condition": "C", "Metadata": {"Ref": {"Ref": "nested"}}, 1: {"Ref": "int key"}},
+    },
+    "Outputs": {"O": {"Value": {"Fn::Sub": "${A}"}, "Condition": "C"}},
+    "Parameters": {"P": {"NoEcho": True}},
+}
+
+
+def _searches(tree: dict[str, Any], transform_pre: dict[str, Any] | None = None) -> list[Any]:
+    """What a template made from `tree` gives for a few searches, each asked twice (the second
+    from cfn-lint's per-template cache)."""
+    from cfnlint.template.template import Template
+
+    made = Template(None, tree, ["eu-west-1"])
+    if transform_pre is not None:
+        made.transform_pre.update(transform_pre)
+    keys = ["Ref", "Condition", "Password", "Fn::Sub", "NoSuchKey", "1", "P"]
+    found = [made.transform_pre[k] for k in ("Ref", "Fn::Sub", "Fn::If", "Fn::FindInMap")]
+    found += [made.search_deep_keys(k) for k in keys + keys]
+    found += [made.search_deep_keys("Ref", includeGlobals=False)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "tree, transform_pre",
+    [
+        (DEEP_TREE, None),
+        ({**DEEP_TREE, "Transform": "AWS::Serverless-2016-10-31"}, None),
+        (DEEP_TREE, {"Globals": {"Function": {"Ref": "G"}}}),
+    ],
+    ids=["plain", "with a transform", "with globals"],
+)
+def test_one_walk_finds_what_cfn_lint_s_walks_find(tree, transform_pre, plain):
+    without = _searches(tree, transform_pre)
+    assert lintpatch.apply(["template-deep-keys"])
+    assert _searches(tree, transform_pre) == without
+    refs = without[4]
+    assert refs[0] == ["Resources", "A", "Properties", "Password", "Ref", "P"]
+    assert ["Resources", "B", "Metadata", "Ref", {"Ref": "nested"}] in refs
+    assert ["Resources", "B", "Metadata", "Ref", "Ref", "nested"] in refs
+
+
+def test_one_walk_finds_what_cfn_lint_s_walks_find_in_rendered_templates(rendered, plain):
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.template.template import Template
+
+    from cfn.lintpatch_template import deep_keys
+
+    for r in rendered:
+        tree = decode_str(r.text)[0]
+        index = deep_keys(tree)
+        walker = Template(None, {}, ["eu-west-1"])
+        assert len(index) > 10
+        for key, paths in index.items():
+            assert [list(p) for p in paths] == walker._search_deep_keys(key, tree, [])
+
+
+def test_the_searches_give_new_lists_and_follow_a_new_tree(plain):
+    from cfnlint.template.template import Template
+
+    assert lintpatch.apply(["template-deep-keys"])
+    made = Template(None, DEEP_TREE, ["eu-west-1"])
+    search = Template.search_deep_keys  # the method itself, not the template's cache of it
+    search(made, "Condition")[0].append("changed by a caller")
+    assert search(made, "Condition")[0] == ["Resources", "B", "Condition", "C"]
+    made.template = {"Resources": {"X": {"Condition": "Other"}}}  # as a transform does
+    assert search(made, "Condition") == [["Resources", "X", "Condition", "Other"]]
