@@ -12,8 +12,9 @@ The patches, by module: `lintpatch_create` (validator classes reused, validator 
 `lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
 keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
 `lintpatch_resolver` (a schema's ids searched once), `lintpatch_template` (a template's keys
-found in one walk). Each module's docstring says what its patches change, why the findings
-stay the same, and the upstream change it stands for.
+found in one walk), `lintpatch_filter` (the function filter's tests made once). Each module's
+docstring says what its patches change, why the findings stay the same, and the upstream change
+it stands for.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).
@@ -179,6 +180,7 @@ def patches() -> list[Any]:
     from cfn import (
         lintpatch_context,
         lintpatch_create,
+        lintpatch_filter,
         lintpatch_regex,
         lintpatch_resolver,
         lintpatch_rules,
@@ -192,6 +194,7 @@ def patches() -> list[Any]:
         *lintpatch_regex.PATCHES,
         *lintpatch_resolver.PATCHES,
         *lintpatch_template.PATCHES,
+        *lintpatch_filter.PATCHES,
     ]
 
 

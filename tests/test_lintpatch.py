@@ -29,6 +29,7 @@ NAMES = [
     "resolver-subschemas",
     "resolver-fragment",
     "template-deep-keys",
+    "filter-once",
 ]
 
 
@@ -56,6 +57,7 @@ def _target(name: str) -> tuple[Any, str]:
         "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
         "resolver-fragment": (RefResolver, "resolve_fragment"),
         "template-deep-keys": (template.Template, "search_deep_keys"),
+        "filter-once": (FunctionFilter, "filter"),
     }[name]
 
 
@@ -420,3 +422,50 @@ def test_the_searches_give_new_lists_and_follow_a_new_tree(plain):
     assert search(made, "Condition")[0] == ["Resources", "B", "Condition", "C"]
     made.template = {"Resources": {"X": {"Condition": "Other"}}}  # as a transform does
     assert search(made, "Condition") == [["Resources", "X", "Condition", "Other"]]
+
+
+def _filtered() -> list[Any]:
+    """What cfn-lint's function filter gives for values of each kind it tells apart."""
+    from cfnlint.context import Path
+    from cfnlint.jsonschema.validators import CfnTemplateValidator
+
+    validator = CfnTemplateValidator({})
+    in_a_sub = validator.evolve(
+        context=validator.context.evolve(path=Path().descend(path="Fn::Sub"))
+    )
+    schema = {"type": "string", "required": ["A"], "minLength": 1}
+    cases = [
+        (validator, "{{resolve:ssm:/a/b}}", schema),
+        (in_a_sub, "{{resolve:ssm:/a/b}}", schema),
+        (validator, "{{ resolve:ssm:/a/b }}", schema),
+        (validator, "AWS::Region", schema),
+        (validator, "plain", {"cfnContext": {"functions": []}}),
+        (validator, {"Ref": "AWS::Region"}, schema),
+        (validator, {"A": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]}}, schema),
+        (validator, ["x", 1], {"type": "array"}),
+        (validator.evolve(context=validator.context.evolve(functions=[])), "x", schema),
+    ]
+    found = []
+    for v, instance, s in cases:
+        found.append(
+            [
+                (i, s, v.context.conditions.status)
+                for i, s, v in v.function_filter.filter(v, instance, s)
+            ]
+        )
+    return found
+
+
+def test_the_function_filter_gives_what_cfn_lint_s_gives(plain):
+    without = _filtered()
+    assert lintpatch.apply(["filter-once"])
+    assert _filtered() == without
+    kinds = [next(iter(triples[0][1])) if triples else None for triples in without]
+    assert kinds[:5] == [
+        "dynamicReference",
+        None,
+        "dynamicReferenceSpaces",
+        "rawPseudoParameter",
+        "cfnContext",
+    ]
+    assert len(without[6]) >= 2  # the group keywords once per scenario, then the rest
