@@ -12,7 +12,8 @@ The patches, by module: `lintpatch_create` (validator classes reused, validator 
 `lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
 keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
 `lintpatch_resolver` (a schema's ids searched once), `lintpatch_template` (a template's keys
-found in one walk), `lintpatch_filter` (the function filter's tests made once). Each module's
+found in one walk), `lintpatch_filter` (the function filter's tests made once),
+`lintpatch_decode` (the decoder's strings and mappings made with less work). Each module's
 docstring says what its patches change, why the findings stay the same, and the upstream change
 it stands for.
 
@@ -180,6 +181,7 @@ def patches() -> list[Any]:
     from cfn import (
         lintpatch_context,
         lintpatch_create,
+        lintpatch_decode,
         lintpatch_filter,
         lintpatch_regex,
         lintpatch_resolver,
@@ -195,6 +197,7 @@ def patches() -> list[Any]:
         *lintpatch_resolver.PATCHES,
         *lintpatch_template.PATCHES,
         *lintpatch_filter.PATCHES,
+        *lintpatch_decode.PATCHES,
     ]
 
 

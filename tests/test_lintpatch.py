@@ -30,12 +30,15 @@ NAMES = [
     "resolver-fragment",
     "template-deep-keys",
     "filter-once",
+    "str-node-init",
+    "yaml-map",
 ]
 
 
 def _target(name: str) -> tuple[Any, str]:
     """Where the patch `name` puts its function: (class or module, attribute)."""
     from cfnlint.context import context
+    from cfnlint.decode import cfn_yaml, node
     from cfnlint.jsonschema import validators
     from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules import _rules
@@ -58,6 +61,8 @@ def _target(name: str) -> tuple[Any, str]:
         "resolver-fragment": (RefResolver, "resolve_fragment"),
         "template-deep-keys": (template.Template, "search_deep_keys"),
         "filter-once": (FunctionFilter, "filter"),
+        "str-node-init": (node.str_node, "__init__"),
+        "yaml-map": (cfn_yaml.NodeConstructor, "construct_yaml_map"),
     }[name]
 
 
@@ -469,3 +474,55 @@ def test_the_function_filter_gives_what_cfn_lint_s_gives(plain):
         "cfnContext",
     ]
     assert len(without[6]) >= 2  # the group keywords once per scenario, then the rest
+
+
+DOCUMENTS = {
+    "json": '{\n  "A": {"B": [1, "x", {"C": null}], "D": "y"},\n  "E": {}\n}\n',
+    "yaml": "A: !Ref B\nC:\n  - !Sub '${AWS::Region}'\n  - {D: 1, E: [f, g]}\n",
+    "anchors": "A: &a {B: 1, C: [x]}\nD: *a\nE:\n  <<: *a\n  F: 2\n",
+    "value key": "A:\n  =: 1\n  B: 2\n",
+    "duplicate": "A: 1\nB: 2\nA: 3\n",
+    "duplicates": '{"A": {"B": 1, "B": 2, "B": 3}}',
+    "null key": "A:\n  ~: 1\n",
+    "complex key": "? [a, b]\n: 1\n",
+    "equal keys": "A:\n  1: x\n  1.0: y\n",
+    "tab": '{\n\t"A": "b"\n}',
+}
+
+
+def _decoded(text: str) -> Any:
+    """cfn-lint's decoding of `text`: each node with its type and marks, or its errors."""
+    from cfnlint.decode.decode import decode_str
+
+    def node(value: Any) -> Any:
+        marks = [
+            (m.line, m.column) if hasattr(m, "line") else m
+            for m in (getattr(value, "start_mark", None), getattr(value, "end_mark", None))
+        ]
+        if isinstance(value, dict):
+            inner: Any = [(node(k), node(v)) for k, v in value.items()]
+        elif isinstance(value, list):
+            inner = [node(v) for v in value]
+        else:
+            inner = value
+        return (type(value).__name__, marks, getattr(value, "using_merge", None), inner)
+
+    template, matches = decode_str(text)
+    return node(template), [(m.rule.id, m.message, m.linenumber, m.columnnumber) for m in matches]
+
+
+def test_the_decoder_makes_the_same_nodes_and_errors(rendered, plain):
+    from cfn.lintpatch_decode import constructor_in_use
+
+    texts = [*DOCUMENTS.values(), *(r.text for r in rendered[:8])]
+    without = [_decoded(t) for t in texts]
+    in_use = constructor_in_use()
+    assert lintpatch.apply(["str-node-init", "yaml-map"])
+    assert constructor_in_use() is not in_use  # the loader calls the patched method
+    assert [_decoded(t) for t in texts] == without
+    found = dict(zip(DOCUMENTS, without, strict=False))
+    assert [m[0] for m in found["duplicate"][1]] == ["E0000", "E0000"]
+    assert len(found["duplicates"][1]) == 3 and found["null key"][1]
+    assert found["anchors"][0][3][2][1][2] is True  # the merge is recorded on the node
+    lintpatch.remove()
+    assert constructor_in_use() is in_use
