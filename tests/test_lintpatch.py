@@ -526,3 +526,35 @@ def test_the_decoder_makes_the_same_nodes_and_errors(rendered, plain):
     assert found["anchors"][0][3][2][1][2] is True  # the merge is recorded on the node
     lintpatch.remove()
     assert constructor_in_use() is in_use
+
+
+def _with_settings(templates: list[Any]) -> list[Any]:
+    """Findings under a configuration that sets what `Rules.run` reads for each rule."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner.template.runner import _run_template
+
+    config = ConfigMixIn(
+        [],
+        regions=["eu-west-1"],
+        ignore_checks=["W3", "E3012"],
+        include_checks=["I"],
+        mandatory_checks=["W3005"],
+        include_experimental=True,
+        configure_rules={"E3012": {"strict": True}},
+    )
+    found = []
+    for t in templates:
+        matches = _run_template(t.filename, decode_str(t.text)[0], config, lint._rules())
+        found += sorted((m.rule.id, m.linenumber, m.message) for m in matches)
+    return found
+
+
+def test_the_rules_run_reads_the_configuration_s_settings_as_cfn_lint_does(with_findings, plain):
+    templates = with_findings[0][:3]
+    without = _with_settings(templates)
+    assert lintpatch.apply(["rules-run"])
+    assert _with_settings(templates) == without
+    ids = {f[0] for f in without}
+    assert any(i.startswith("I") for i in ids) and "E3012" not in ids
+    assert not any(i.startswith("W3") and i != "W3005" for i in ids)
