@@ -130,7 +130,8 @@ def test_the_patches_give_the_same_findings(corpus, rendered):
 
 def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
     """No garbage collection while cfn-lint's rule set is built (it would walk the objects the
-    build makes again and again); the collector on again after it, and off if it was off."""
+    build makes again and again), and those objects frozen after; the collector on again after
+    it, and off if it was off."""
     import gc
 
     during: list[int] = []  # the generations collected while cfn-lint's code was running
@@ -147,8 +148,10 @@ def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
     gc.callbacks.append(seen)
     try:
         lint._rules.cache_clear()  # built again (as `--watch` does when a rule file changes)
+        gc.unfreeze()
         rules = lint._rules()
         assert gc.isenabled() and during == []
+        assert gc.get_freeze_count() > 100_000  # what it made, out of the collector's reach
         assert len(rules.data) > 100 and lintpatch.applied()
         gc.disable()
         lint._rules.cache_clear()
@@ -156,6 +159,7 @@ def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
         assert not gc.isenabled()
     finally:
         gc.enable()
+        gc.unfreeze()
         gc.callbacks.remove(seen)
 
 
