@@ -163,6 +163,25 @@ def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
         gc.callbacks.remove(seen)
 
 
+def test_linting_collects_young_garbage_less_often_and_puts_the_threshold_back(
+    rendered, monkeypatch
+):
+    import gc
+
+    seen: list[int] = []
+    lint_chunk = lint._lint_chunk
+
+    def recording(items: list[tuple[int, str, str]]) -> Any:
+        seen.append(gc.get_threshold()[0])
+        return lint_chunk(items)
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(lint, "_lint_chunk", recording)
+    lint.lint(rendered[:2], cache_dir=None, jobs=1)
+    assert seen == [lint.LINT_GC_THRESHOLD] and before[0] < lint.LINT_GC_THRESHOLD
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 # -- bin/build-templates --watch ----------------------------------------------------------------
 
 
