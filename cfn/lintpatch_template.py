@@ -1,5 +1,8 @@
-"""Patch of cfn-lint's search of a template for a key (`cfnlint.template.template.Template`):
-one walk of the template for every key searched, instead of one walk per key.
+"""Patches of cfn-lint's `Template` (`cfnlint.template.template`): work that depends only on the
+template done once per template instead of once per question.
+
+1. `search_deep_keys`: one walk of the template for every key searched, instead of one walk
+   per key.
 
 `Template.search_deep_keys(key)` walks the whole template and returns, for each place the key
 occurs, its path and the value found there. cfn-lint 1.58 calls it about twenty times for each
@@ -20,6 +23,14 @@ the same as the kept one until then). A template with a `Transform` section, a s
 pattern (not a string) and a search that would include a transform's `Globals` go to cfn-lint's
 own walk. Upstream: index the template's keys once (the method's per-template cache already
 assumes the tree does not change).
+
+2. `get_valid_getatts`: the attributes of every resource of the template, in each of its
+   regions, looked up in the resource schemas. E1010 asks for them for every `Fn::GetAtt`
+   (and W1020 once), so a template with many resources and many `Fn::GetAtt`s pays for them
+   quadratically (about a ninth of the root template's lint with a hundred services). The
+   replacement keeps the answer with the template, for the context's resources (the same
+   object) and the template's regions (the same names) it was made from; the callers only
+   read it (`GetAtts.match`). Upstream: build it once per template (or per context).
 """
 
 from __future__ import annotations
@@ -30,6 +41,9 @@ from typing import Any
 from cfn.lintpatch import Patch
 
 SEARCH_DIGEST = "ee26c1261165d553a63f0397082dcd0e77b7aa81d9791623b02a65aaf5432ad5"
+GETATTS_DIGEST = "beb16550dae8d2de9421d0bd3fc8c6e04a1969c7919f80613513d9ecd6bab58b"
+# Where a template keeps its attributes: (the context's resources, the regions, the answer).
+GETATTS_ATTRIBUTE = "_cfn_valid_getatts"
 # Where a template keeps its index: (the tree it was made from, {key: [path, ...]}).
 INDEX_ATTRIBUTE = "_cfn_deep_keys"
 
@@ -84,6 +98,22 @@ def _search_deep_keys(original: Callable[..., Any]) -> Callable[..., Any]:
     return search_deep_keys
 
 
+def _get_valid_getatts(original: Callable[..., Any]) -> Callable[..., Any]:
+    """`Template.get_valid_getatts`: the attributes `Fn::GetAtt` can name, per region."""
+
+    def get_valid_getatts(self: Any) -> Any:
+        resources, regions = self.context.resources, tuple(self.regions)
+        entry = self.__dict__.get(GETATTS_ATTRIBUTE)
+        if entry is not None and entry[0] is resources and entry[1] == regions:
+            return entry[2]
+        found = original(self)
+        # The entry holds the resources alive: their identity is not reused while kept.
+        self.__dict__[GETATTS_ATTRIBUTE] = (resources, regions, found)
+        return found
+
+    return get_valid_getatts
+
+
 def _template_class() -> Any:
     from cfnlint.template.template import Template
 
@@ -97,5 +127,12 @@ PATCHES = [
         "search_deep_keys",
         SEARCH_DIGEST,
         _search_deep_keys,
-    )
+    ),
+    Patch(
+        "template-getatts",
+        _template_class,
+        "get_valid_getatts",
+        GETATTS_DIGEST,
+        _get_valid_getatts,
+    ),
 ]

@@ -22,6 +22,7 @@ NAMES = [
     "path-descend",
     "path-evolve",
     "filter-evolve",
+    "context-module-names",
     "cfnlint-index",
     "rules-run",
     "extend-validator",
@@ -29,6 +30,7 @@ NAMES = [
     "resolver-subschemas",
     "resolver-fragment",
     "template-deep-keys",
+    "template-getatts",
     "filter-once",
     "str-node-init",
     "yaml-map",
@@ -63,6 +65,8 @@ def _target(name: str) -> tuple[Any, str]:
         "filter-once": (FunctionFilter, "filter"),
         "str-node-init": (node.str_node, "__init__"),
         "yaml-map": (cfn_yaml.NodeConstructor, "construct_yaml_map"),
+        "template-getatts": (template.Template, "get_valid_getatts"),
+        "context-module-names": (context.Context, "module_names"),
     }[name]
 
 
@@ -88,9 +92,8 @@ def test_every_patch_is_tested_here():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
     original = _current(name)
-    assert getattr(original, "__module__", original.__name__).startswith(
-        ("cfnlint", "CfnLint", "regex")
-    )
+    read = getattr(original, "func", original)  # a cached property: its function
+    assert getattr(read, "__module__", read.__name__).startswith(("cfnlint", "CfnLint", "regex"))
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
@@ -558,3 +561,53 @@ def test_the_rules_run_reads_the_configuration_s_settings_as_cfn_lint_does(with_
     ids = {f[0] for f in without}
     assert any(i.startswith("I") for i in ids) and "E3012" not in ids
     assert not any(i.startswith("W3") and i != "W3005" for i in ids)
+
+
+MODULES_TREE = {
+    "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Mod": {"Type": "My::Thing::Widget::MODULE"},
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {}},
+        "Role": {"Type": "AWS::IAM::Role"},
+    }
+}
+
+
+def _getatts_and_modules(tree: dict[str, Any]) -> list[Any]:
+    """What a template made from `tree` gives for its GetAtt attributes and its modules, asked
+    twice, then for other regions, and what copies of its context give for the modules."""
+    from cfnlint.template.template import Template
+
+    made = Template(None, tree, ["eu-west-1", "us-east-1"])
+
+    def attributes() -> Any:
+        found = made.get_valid_getatts()
+        return {r: {k: dict(v) for k, v in d.data.items()} for r, d in found._getatts.items()}
+
+    copy = made.context.evolve(strict_types=False)
+    found = [attributes(), attributes(), made.context.module_names, copy.module_names]
+    made.regions = ["eu-central-1"]
+    found += [attributes()]
+    return found
+
+
+def test_the_kept_attributes_and_modules_are_cfn_lint_s(plain):
+    without = _getatts_and_modules(MODULES_TREE)
+    assert lintpatch.apply(["template-getatts", "context-module-names"])
+    assert _getatts_and_modules(MODULES_TREE) == without
+    assert without[2] == ("Mod", "Fn") and "Arn" in without[0]["eu-west-1"]["Bucket"]
+    assert list(without[4]) == ["eu-central-1"]
+
+
+def test_the_kept_answers_follow_the_template_s_resources(plain):
+    from cfnlint.template.template import Template
+
+    assert lintpatch.apply(["template-getatts", "context-module-names"])
+    made = Template(None, MODULES_TREE, ["eu-west-1"])
+    first = made.get_valid_getatts()
+    assert made.get_valid_getatts() is first and made.context.module_names == ("Mod", "Fn")
+    other = Template(None, {"Resources": {"Mod2": {"Type": "A::B::C::MODULE"}}}, ["eu-west-1"])
+    made.context = other.context  # as a transform makes a new context
+    assert made.get_valid_getatts() is not first
+    assert made.context.module_names == ("Mod2",)
+    assert "module_names" not in vars(made.context)  # copies of it keep the fast path
