@@ -11,11 +11,12 @@ method, or the `regex` module cfn-lint's modules call) of cfn-lint, and is appli
 The patches, by module: `lintpatch_create` (validator classes reused, validator copies),
 `lintpatch_context` (context, path and function filter copies; a context's module names kept per
 template), `lintpatch_rules` (E1101's keyword index, `Rules.run`, `extend_validator`),
-`lintpatch_regex` (patterns compiled once), `lintpatch_resolver` (a schema's ids searched once),
-`lintpatch_template` (a template's keys found in one walk, its GetAtt attributes kept),
-`lintpatch_filter` (the function filter's tests made once), `lintpatch_decode` (the decoder's
-strings and mappings made with less work). Each module's docstring says what its patches
-change, why the findings stay the same, and the upstream change it stands for.
+`lintpatch_regex` (patterns compiled once), `lintpatch_resolver` (a schema's ids searched once,
+a resolver's caches made at first use), `lintpatch_template` (a template's keys found in one
+walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tests made once),
+`lintpatch_decode` (the decoder's strings and mappings made with less work). Each module's
+docstring says what its patches change, why the findings stay the same, and the upstream change
+it stands for.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).

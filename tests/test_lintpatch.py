@@ -29,6 +29,7 @@ NAMES = [
     "regex-compiled-once",
     "resolver-subschemas",
     "resolver-fragment",
+    "resolver-caches",
     "template-deep-keys",
     "template-getatts",
     "filter-once",
@@ -61,6 +62,7 @@ def _target(name: str) -> tuple[Any, str]:
         "regex-compiled-once": (template, "re"),  # one of the modules that use it
         "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
         "resolver-fragment": (RefResolver, "resolve_fragment"),
+        "resolver-caches": (RefResolver, "__post_init__"),
         "template-deep-keys": (template.Template, "search_deep_keys"),
         "filter-once": (FunctionFilter, "filter"),
         "str-node-init": (node.str_node, "__init__"),
@@ -611,3 +613,37 @@ def test_the_kept_answers_follow_the_template_s_resources(plain):
     assert made.get_valid_getatts() is not first
     assert made.context.module_names == ("Mod2",)
     assert "module_names" not in vars(made.context)  # copies of it keep the fast path
+
+
+def _resolver_answers() -> tuple[list[Any], Any]:
+    """What a resolver answers for references (twice, then in another scope), and the
+    resolver."""
+    from cfnlint.schema.resolver import RefResolutionError, RefResolver
+
+    schema = {"definitions": {"A": {"type": "string"}}, "items": {"$ref": "#/definitions/A"}}
+    resolver = RefResolver.from_schema(schema)
+    found: list[Any] = [resolver.resolve("#/definitions/A"), resolver.resolve("#/definitions/A")]
+    resolver.push_scope("sub/")
+    found.append(resolver.resolution_scope)
+    try:
+        resolver.resolve("other.json#/x")
+    except RefResolutionError as e:  # not in the store: nothing fetched
+        found.append(str(e))
+    resolver.pop_scope()
+    found += [resolver.resolve("#/items"), resolver.resolution_scope]
+    return found, resolver
+
+
+def test_a_resolver_s_caches_are_made_at_first_use_and_answer_as_cfn_lint_s(plain):
+    from cfnlint.schema.resolver import RefResolver
+
+    without, plain_resolver = _resolver_answers()
+    assert lintpatch.apply(["resolver-caches"])
+    found, resolver = _resolver_answers()
+    assert found == without and without[0] == ("#/definitions/A", {"type": "string"})
+    assert type(resolver._cache) is type(plain_resolver._cache)  # the lru_cache, now made
+    assert resolver._cache.cache_info().hits == plain_resolver._cache.cache_info().hits > 0
+    fresh = RefResolver.from_schema({})
+    assert fresh._urljoin_cache is resolver._urljoin_cache  # one cache of urljoin for all
+    assert type(fresh._cache_cfn_pointer).__name__ == "CacheAtFirstCall"
+    assert fresh._cache_cfn_pointer("/definitions") == fresh.resolve_cfn_pointer("/definitions")
