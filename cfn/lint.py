@@ -7,6 +7,8 @@ Speed, because the build runs on every save:
   shared by every template, not rebuilt per template as `cfnlint.api.lint` does;
 - templates are linted in worker processes forked after the rules are loaded, when there are
   enough of them to pay for the fork (on the 2-core machine here: 8 or more);
+- the garbage collector is paused while cfn-lint loads (what it loads lives as long as the
+  process) and collects young garbage less often while linting;
 - findings are cached per template under `.cache/lint/` (or `$INSIGHTXI_CACHE_DIR/lint`),
   keyed by a hash of the template's text, the arguments cfn-lint's configuration is built from
   (the same dict `_config` passes to `ConfigMixIn`), any `.cfnlintrc` cfn-lint would read, the
