@@ -9,10 +9,14 @@ method, or the `regex` module cfn-lint's modules call) of cfn-lint, and is appli
   another Python version the bytecode differs, and nothing is applied).
 
 The patches, by module: `lintpatch_create` (validator classes reused, validator copies),
-`lintpatch_context` (context, path and function filter copies), `lintpatch_rules` (E1101's
-keyword index, `Rules.run`, `extend_validator`), `lintpatch_regex` (patterns compiled once),
-`lintpatch_resolver` (a schema's ids searched once). Each module's docstring says what its
-patches change, why the findings stay the same, and the upstream change it stands for.
+`lintpatch_context` (context, path and function filter copies; a context's module names kept per
+template), `lintpatch_rules` (E1101's keyword index, `Rules.run`, `extend_validator`),
+`lintpatch_regex` (patterns compiled once), `lintpatch_resolver` (a schema's ids searched once,
+a resolver's caches made at first use), `lintpatch_template` (a template's keys found in one
+walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tests made once),
+`lintpatch_decode` (the decoder's strings and mappings made with less work). Each module's
+docstring says what its patches change, why the findings stay the same, and the upstream change
+it stands for.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).
@@ -178,9 +182,12 @@ def patches() -> list[Any]:
     from cfn import (
         lintpatch_context,
         lintpatch_create,
+        lintpatch_decode,
+        lintpatch_filter,
         lintpatch_regex,
         lintpatch_resolver,
         lintpatch_rules,
+        lintpatch_template,
     )
 
     return [
@@ -189,6 +196,9 @@ def patches() -> list[Any]:
         *lintpatch_rules.PATCHES,
         *lintpatch_regex.PATCHES,
         *lintpatch_resolver.PATCHES,
+        *lintpatch_template.PATCHES,
+        *lintpatch_filter.PATCHES,
+        *lintpatch_decode.PATCHES,
     ]
 
 

@@ -19,21 +19,33 @@ through the frozen dataclass's `__init__`, which sets each of the (sixteen) fiel
 evolve keeps calling the constructor, with the names read once. Everything else is the same
 code: the same checks, the same values (upstream: the same, with a tuple of field names and a
 `__replace__`-style copy).
+
+`Context.module_names` (the template's module resources, asked for at every `Fn::GetAtt`,
+`DependsOn` and dynamically validated value) is a cached property of each context; contexts
+are copied at every keyword, so it is made again from all of the template's resources, over
+and over. It depends on the context's `resources` alone (the same dict in every copy made
+from a template's context; cfn-lint never changes it): the replacement keeps the answer per
+`resources` object and gives it to every context that has it (leaving the context's own
+attributes as they are, so its copies take the fast path above). Upstream: compute it when
+the template's context is made.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from cfn.lintpatch import Patch
+from cfn.lintpatch import Patch, is_the_one_we_read
 
 CONTEXT_EVOLVE_DIGEST = "978b28a1f740959d0efab926108e3f534622aeb229fe41b59c1cb8af30494b33"
 PATH_DESCEND_DIGEST = "92949c93239f429f45eb02754fe333a29052ee82e645613f74629ea346eae285"
 PATH_EVOLVE_DIGEST = "6dbd76b724efddaca6074479e91e9c39c2b772579de976b10f2bec11138efe5a"
+MODULE_NAMES_DIGEST = "14894e393f13475a395ef72a4217e2b0826bd45d75847b1cb85dfd9f24bb4920"
+_MAX_RESOURCES = 4096  # distinct `resources` dicts kept (one per template linted)
 FILTER_EVOLVE_DIGEST = "00efc5f2e919c0df8ae443cbd9d5dd2a9566de599c0631d7caa076283fb17cc1"
 
 
@@ -161,6 +173,46 @@ def _filter_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
     return evolve
 
 
+class KeptPerResources:
+    """`Context.module_names` as a property whose answer is kept per `resources` object."""
+
+    def __init__(self, original: functools.cached_property) -> None:
+        self.__wrapped__ = original
+        self.__doc__ = original.__doc__
+        self.function = original.func
+        self.kept: dict[int, tuple[Any, Any]] = {}
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        if instance is None:
+            return self
+        resources = instance.resources
+        entry = self.kept.get(id(resources))
+        if entry is None or entry[0] is not resources:
+            if len(self.kept) >= _MAX_RESOURCES:
+                self.kept.clear()
+            # The entry holds the resources alive: their identity is not reused while kept.
+            entry = self.kept[id(resources)] = (resources, self.function(instance))
+        return entry[1]
+
+
+class CachedPropertyPatch(Patch):
+    """A `Patch` of a `functools.cached_property` (its function is the code checked)."""
+
+    def install(self) -> bool:
+        if self.original is not None:
+            return True
+        owner = self.owner()
+        original = owner.__dict__.get(self.attribute)
+        if not isinstance(original, functools.cached_property) or not is_the_one_we_read(
+            original.func, self.digest
+        ):
+            return False
+        self.replacement = self._make(original)
+        setattr(owner, self.attribute, self.replacement)
+        self.original = original
+        return True
+
+
 def _filter_class() -> Any:
     from cfnlint.jsonschema._filter import FunctionFilter
 
@@ -178,4 +230,11 @@ PATCHES = [
     Patch("path-descend", lambda: _module().Path, "descend", PATH_DESCEND_DIGEST, _path_descend),
     Patch("path-evolve", lambda: _module().Path, "evolve", PATH_EVOLVE_DIGEST, _path_evolve),
     Patch("filter-evolve", _filter_class, "evolve", FILTER_EVOLVE_DIGEST, _filter_evolve),
+    CachedPropertyPatch(
+        "context-module-names",
+        lambda: _module().Context,
+        "module_names",
+        MODULE_NAMES_DIGEST,
+        KeptPerResources,
+    ),
 ]

@@ -13,7 +13,9 @@
 2. `Rules.run` wires child rules with `any(key == r for r in self.data.keys())` for every child
    key of every rule (quadratic in the number of rules); for the string keys rules have that
    is `key in self.data`. The replacement is cfn-lint's `run` with that one test changed (and
-   the original test kept for a key that is not a string), and one call left out: for each
+   the original test kept for a key that is not a string), the configuration's settings it
+   reads for each rule (which rules are included, ignored, mandatory, experimental, configured)
+   read once per template instead of once per rule, and one call left out: for each
    resource it runs every rule's `matchall_resource_properties` through `run_check`, and for
    almost every rule that is cfn-lint's base method, which returns at once when the resource
    type is not in the rule's `resource_property_types`; the replacement makes that test
@@ -126,15 +128,32 @@ def _wire(rules: Any) -> None:
                 data[parent_rule].child_rules[rule_id] = rule
 
 
+class Settings:
+    """The settings of cfn-lint's configuration `Rules.run` reads for each rule, each read once
+    per run: each is a property of the configuration that merges its sources (arguments, the
+    template's, a file's) again on every read, the same way with the same sources."""
+
+    def __init__(self, config: Any) -> None:
+        self._config = config
+
+    def __getattr__(self, name: str) -> Any:  # a setting not read yet in this run
+        value = getattr(self._config, name)
+        setattr(self, name, value)
+        return value
+
+
 def _run(original: Callable[..., Any]) -> Callable[..., Any]:
     """`Rules.run`: every enabled rule's matches on one template."""
 
     def run(self: Any, filename: str | None, cfn: Any, config: Any) -> Iterator[Any]:
         enabled_rule_ids = set()
+        settings = Settings(config)
         for rule_id, rule in self.data.items():
-            rule.configure(config.configure_rules.get(rule_id, None), config.include_experimental)
+            rule.configure(
+                settings.configure_rules.get(rule_id, None), settings.include_experimental
+            )
             rule.initialize(cfn)
-            if self.is_rule_enabled(rule_id, config):
+            if self.is_rule_enabled(rule_id, settings):
                 enabled_rule_ids.add(rule_id)
         _wire(self)
         _WIRED[0] = wired = object()

@@ -128,6 +128,60 @@ def test_the_patches_give_the_same_findings(corpus, rendered):
     assert {f[0].split("/")[1] for f in plain} == {first_env, "fixtures"}
 
 
+def test_the_rule_set_is_built_with_the_collector_paused_and_resumed_after():
+    """No garbage collection while cfn-lint's rule set is built (it would walk the objects the
+    build makes again and again), and those objects frozen after; the collector on again after
+    it, and off if it was off."""
+    import gc
+
+    during: list[int] = []  # the generations collected while cfn-lint's code was running
+
+    def seen(phase: str, info: dict[str, Any]) -> None:
+        frame = sys._getframe(1)
+        while phase == "start" and frame is not None:
+            if "/cfnlint/" in frame.f_code.co_filename:
+                during.append(info["generation"])
+                break
+            frame = frame.f_back
+
+    lint._rules()
+    gc.callbacks.append(seen)
+    try:
+        lint._rules.cache_clear()  # built again (as `--watch` does when a rule file changes)
+        gc.unfreeze()
+        rules = lint._rules()
+        assert gc.isenabled() and during == []
+        assert gc.get_freeze_count() > 100_000  # what it made, out of the collector's reach
+        assert len(rules.data) > 100 and lintpatch.applied()
+        gc.disable()
+        lint._rules.cache_clear()
+        lint._rules()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+        gc.callbacks.remove(seen)
+
+
+def test_linting_collects_young_garbage_less_often_and_puts_the_threshold_back(
+    rendered, monkeypatch
+):
+    import gc
+
+    seen: list[int] = []
+    lint_chunk = lint._lint_chunk
+
+    def recording(items: list[tuple[int, str, str]]) -> Any:
+        seen.append(gc.get_threshold()[0])
+        return lint_chunk(items)
+
+    before = gc.get_threshold()
+    monkeypatch.setattr(lint, "_lint_chunk", recording)
+    lint.lint(rendered[:2], cache_dir=None, jobs=1)
+    assert seen == [lint.LINT_GC_THRESHOLD] and before[0] < lint.LINT_GC_THRESHOLD
+    assert gc.get_threshold() == before and gc.get_freeze_count() == 0
+
+
 # -- bin/build-templates --watch ----------------------------------------------------------------
 
 

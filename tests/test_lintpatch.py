@@ -22,18 +22,26 @@ NAMES = [
     "path-descend",
     "path-evolve",
     "filter-evolve",
+    "context-module-names",
     "cfnlint-index",
     "rules-run",
     "extend-validator",
     "regex-compiled-once",
     "resolver-subschemas",
     "resolver-fragment",
+    "resolver-caches",
+    "template-deep-keys",
+    "template-getatts",
+    "filter-once",
+    "str-node-init",
+    "yaml-map",
 ]
 
 
 def _target(name: str) -> tuple[Any, str]:
     """Where the patch `name` puts its function: (class or module, attribute)."""
     from cfnlint.context import context
+    from cfnlint.decode import cfn_yaml, node
     from cfnlint.jsonschema import validators
     from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules import _rules
@@ -54,6 +62,13 @@ def _target(name: str) -> tuple[Any, str]:
         "regex-compiled-once": (template, "re"),  # one of the modules that use it
         "resolver-subschemas": (RefResolver, "_get_subschemas_cache"),
         "resolver-fragment": (RefResolver, "resolve_fragment"),
+        "resolver-caches": (RefResolver, "__post_init__"),
+        "template-deep-keys": (template.Template, "search_deep_keys"),
+        "filter-once": (FunctionFilter, "filter"),
+        "str-node-init": (node.str_node, "__init__"),
+        "yaml-map": (cfn_yaml.NodeConstructor, "construct_yaml_map"),
+        "template-getatts": (template.Template, "get_valid_getatts"),
+        "context-module-names": (context.Context, "module_names"),
     }[name]
 
 
@@ -79,9 +94,8 @@ def test_every_patch_is_tested_here():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
     original = _current(name)
-    assert getattr(original, "__module__", original.__name__).startswith(
-        ("cfnlint", "CfnLint", "regex")
-    )
+    read = getattr(original, "func", original)  # a cached property: its function
+    assert getattr(read, "__module__", read.__name__).startswith(("cfnlint", "CfnLint", "regex"))
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
@@ -347,3 +361,289 @@ def test_the_resolver_finds_what_cfn_lint_s_walk_finds(plain):
     equal_but_other["definitions"]["C"] = {"id": "#c"}
     assert _resolved(equal_but_other)[0]["id"][-1] == {"id": "#c"}
     assert without[2] == {"$id": "#x", "$anchor": "ax"} and "Unresolvable" in without[-1]
+
+
+DEEP_TREE = {
+    "Resources": {
+        "A": {"Properties": {"Password": {"Ref": "P"}, "List": [{"Ref": "Q"}, [{"Ref": "R"}]]}},
+        "B": {"Condition": "C", "Metadata": {"Ref": {"Ref": "nested"}}, 1: {"Ref": "int key"}},
+    },
+    "Outputs": {"O": {"Value": {"Fn::Sub": "${A}"}, "Condition": "C"}},
+    "Parameters": {"P": {"NoEcho": True}},
+}
+
+
+def _searches(tree: dict[str, Any], transform_pre: dict[str, Any] | None = None) -> list[Any]:
+    """What a template made from `tree` gives for a few searches, each asked twice (the second
+    from cfn-lint's per-template cache)."""
+    from cfnlint.template.template import Template
+
+    made = Template(None, tree, ["eu-west-1"])
+    if transform_pre is not None:
+        made.transform_pre.update(transform_pre)
+    keys = ["Ref", "Condition", "Password", "Fn::Sub", "NoSuchKey", "1", "P"]
+    found = [made.transform_pre[k] for k in ("Ref", "Fn::Sub", "Fn::If", "Fn::FindInMap")]
+    found += [made.search_deep_keys(k) for k in keys + keys]
+    found += [made.search_deep_keys("Ref", includeGlobals=False)]
+    return found
+
+
+@pytest.mark.parametrize(
+    "tree, transform_pre",
+    [
+        (DEEP_TREE, None),
+        ({**DEEP_TREE, "Transform": "AWS::Serverless-2016-10-31"}, None),
+        (DEEP_TREE, {"Globals": {"Function": {"Ref": "G"}}}),
+    ],
+    ids=["plain", "with a transform", "with globals"],
+)
+def test_one_walk_finds_what_cfn_lint_s_walks_find(tree, transform_pre, plain):
+    without = _searches(tree, transform_pre)
+    assert lintpatch.apply(["template-deep-keys"])
+    assert _searches(tree, transform_pre) == without
+    refs = without[4]
+    assert refs[0] == ["Resources", "A", "Properties", "Password", "Ref", "P"]
+    assert ["Resources", "B", "Metadata", "Ref", {"Ref": "nested"}] in refs
+    assert ["Resources", "B", "Metadata", "Ref", "Ref", "nested"] in refs
+
+
+def test_one_walk_finds_what_cfn_lint_s_walks_find_in_rendered_templates(rendered, plain):
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.template.template import Template
+
+    from cfn.lintpatch_template import deep_keys
+
+    for r in rendered:
+        tree = decode_str(r.text)[0]
+        index = deep_keys(tree)
+        walker = Template(None, {}, ["eu-west-1"])
+        assert len(index) > 10
+        for key, paths in index.items():
+            assert [list(p) for p in paths] == walker._search_deep_keys(key, tree, [])
+
+
+def test_the_searches_give_new_lists_and_follow_a_new_tree(plain):
+    from cfnlint.template.template import Template
+
+    assert lintpatch.apply(["template-deep-keys"])
+    made = Template(None, DEEP_TREE, ["eu-west-1"])
+    search = Template.search_deep_keys  # the method itself, not the template's cache of it
+    search(made, "Condition")[0].append("changed by a caller")
+    assert search(made, "Condition")[0] == ["Resources", "B", "Condition", "C"]
+    made.template = {"Resources": {"X": {"Condition": "Other"}}}  # as a transform does
+    assert search(made, "Condition") == [["Resources", "X", "Condition", "Other"]]
+
+
+def _filtered() -> list[Any]:
+    """What cfn-lint's function filter gives for values of each kind it tells apart."""
+    from cfnlint.context import Path
+    from cfnlint.jsonschema.validators import CfnTemplateValidator
+
+    validator = CfnTemplateValidator({})
+    in_a_sub = validator.evolve(
+        context=validator.context.evolve(path=Path().descend(path="Fn::Sub"))
+    )
+    schema = {"type": "string", "required": ["A"], "minLength": 1}
+    cases = [
+        (validator, "{{resolve:ssm:/a/b}}", schema),
+        (in_a_sub, "{{resolve:ssm:/a/b}}", schema),
+        (validator, "{{ resolve:ssm:/a/b }}", schema),
+        (validator, "AWS::Region", schema),
+        (validator, "plain", {"cfnContext": {"functions": []}}),
+        (validator, {"Ref": "AWS::Region"}, schema),
+        (validator, {"A": {"Fn::If": ["C", 1, {"Ref": "AWS::NoValue"}]}}, schema),
+        (validator, ["x", 1], {"type": "array"}),
+        (validator.evolve(context=validator.context.evolve(functions=[])), "x", schema),
+    ]
+    found = []
+    for v, instance, s in cases:
+        found.append(
+            [
+                (i, s, v.context.conditions.status)
+                for i, s, v in v.function_filter.filter(v, instance, s)
+            ]
+        )
+    return found
+
+
+def test_the_function_filter_gives_what_cfn_lint_s_gives(plain):
+    without = _filtered()
+    assert lintpatch.apply(["filter-once"])
+    assert _filtered() == without
+    kinds = [next(iter(triples[0][1])) if triples else None for triples in without]
+    assert kinds[:5] == [
+        "dynamicReference",
+        None,
+        "dynamicReferenceSpaces",
+        "rawPseudoParameter",
+        "cfnContext",
+    ]
+    assert len(without[6]) >= 2  # the group keywords once per scenario, then the rest
+
+
+DOCUMENTS = {
+    "json": '{\n  "A": {"B": [1, "x", {"C": null}], "D": "y"},\n  "E": {}\n}\n',
+    "yaml": "A: !Ref B\nC:\n  - !Sub '${AWS::Region}'\n  - {D: 1, E: [f, g]}\n",
+    "anchors": "A: &a {B: 1, C: [x]}\nD: *a\nE:\n  <<: *a\n  F: 2\n",
+    "value key": "A:\n  =: 1\n  B: 2\n",
+    "duplicate": "A: 1\nB: 2\nA: 3\n",
+    "duplicates": '{"A": {"B": 1, "B": 2, "B": 3}}',
+    "null key": "A:\n  ~: 1\n",
+    "complex key": "? [a, b]\n: 1\n",
+    "equal keys": "A:\n  1: x\n  1.0: y\n",
+    "tab": '{\n\t"A": "b"\n}',
+}
+
+
+def _decoded(text: str) -> Any:
+    """cfn-lint's decoding of `text`: each node with its type and marks, or its errors."""
+    from cfnlint.decode.decode import decode_str
+
+    def node(value: Any) -> Any:
+        marks = [
+            (m.line, m.column) if hasattr(m, "line") else m
+            for m in (getattr(value, "start_mark", None), getattr(value, "end_mark", None))
+        ]
+        if isinstance(value, dict):
+            inner: Any = [(node(k), node(v)) for k, v in value.items()]
+        elif isinstance(value, list):
+            inner = [node(v) for v in value]
+        else:
+            inner = value
+        return (type(value).__name__, marks, getattr(value, "using_merge", None), inner)
+
+    template, matches = decode_str(text)
+    return node(template), [(m.rule.id, m.message, m.linenumber, m.columnnumber) for m in matches]
+
+
+def test_the_decoder_makes_the_same_nodes_and_errors(rendered, plain):
+    from cfn.lintpatch_decode import constructor_in_use
+
+    texts = [*DOCUMENTS.values(), *(r.text for r in rendered[:8])]
+    without = [_decoded(t) for t in texts]
+    in_use = constructor_in_use()
+    assert lintpatch.apply(["str-node-init", "yaml-map"])
+    assert constructor_in_use() is not in_use  # the loader calls the patched method
+    assert [_decoded(t) for t in texts] == without
+    found = dict(zip(DOCUMENTS, without, strict=False))
+    assert [m[0] for m in found["duplicate"][1]] == ["E0000", "E0000"]
+    assert len(found["duplicates"][1]) == 3 and found["null key"][1]
+    assert found["anchors"][0][3][2][1][2] is True  # the merge is recorded on the node
+    lintpatch.remove()
+    assert constructor_in_use() is in_use
+
+
+def _with_settings(templates: list[Any]) -> list[Any]:
+    """Findings under a configuration that sets what `Rules.run` reads for each rule."""
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.decode.decode import decode_str
+    from cfnlint.runner.template.runner import _run_template
+
+    config = ConfigMixIn(
+        [],
+        regions=["eu-west-1"],
+        ignore_checks=["W3", "E3012"],
+        include_checks=["I"],
+        mandatory_checks=["W3005"],
+        include_experimental=True,
+        configure_rules={"E3012": {"strict": True}},
+    )
+    found = []
+    for t in templates:
+        matches = _run_template(t.filename, decode_str(t.text)[0], config, lint._rules())
+        found += sorted((m.rule.id, m.linenumber, m.message) for m in matches)
+    return found
+
+
+def test_the_rules_run_reads_the_configuration_s_settings_as_cfn_lint_does(with_findings, plain):
+    templates = with_findings[0][:3]
+    without = _with_settings(templates)
+    assert lintpatch.apply(["rules-run"])
+    assert _with_settings(templates) == without
+    ids = {f[0] for f in without}
+    assert any(i.startswith("I") for i in ids) and "E3012" not in ids
+    assert not any(i.startswith("W3") and i != "W3005" for i in ids)
+
+
+MODULES_TREE = {
+    "Resources": {
+        "Bucket": {"Type": "AWS::S3::Bucket"},
+        "Mod": {"Type": "My::Thing::Widget::MODULE"},
+        "Fn": {"Type": "AWS::Serverless::Function", "Properties": {}},
+        "Role": {"Type": "AWS::IAM::Role"},
+    }
+}
+
+
+def _getatts_and_modules(tree: dict[str, Any]) -> list[Any]:
+    """What a template made from `tree` gives for its GetAtt attributes and its modules, asked
+    twice, then for other regions, and what copies of its context give for the modules."""
+    from cfnlint.template.template import Template
+
+    made = Template(None, tree, ["eu-west-1", "us-east-1"])
+
+    def attributes() -> Any:
+        found = made.get_valid_getatts()
+        return {r: {k: dict(v) for k, v in d.data.items()} for r, d in found._getatts.items()}
+
+    copy = made.context.evolve(strict_types=False)
+    found = [attributes(), attributes(), made.context.module_names, copy.module_names]
+    made.regions = ["eu-central-1"]
+    found += [attributes()]
+    return found
+
+
+def test_the_kept_attributes_and_modules_are_cfn_lint_s(plain):
+    without = _getatts_and_modules(MODULES_TREE)
+    assert lintpatch.apply(["template-getatts", "context-module-names"])
+    assert _getatts_and_modules(MODULES_TREE) == without
+    assert without[2] == ("Mod", "Fn") and "Arn" in without[0]["eu-west-1"]["Bucket"]
+    assert list(without[4]) == ["eu-central-1"]
+
+
+def test_the_kept_answers_follow_the_template_s_resources(plain):
+    from cfnlint.template.template import Template
+
+    assert lintpatch.apply(["template-getatts", "context-module-names"])
+    made = Template(None, MODULES_TREE, ["eu-west-1"])
+    first = made.get_valid_getatts()
+    assert made.get_valid_getatts() is first and made.context.module_names == ("Mod", "Fn")
+    other = Template(None, {"Resources": {"Mod2": {"Type": "A::B::C::MODULE"}}}, ["eu-west-1"])
+    made.context = other.context  # as a transform makes a new context
+    assert made.get_valid_getatts() is not first
+    assert made.context.module_names == ("Mod2",)
+    assert "module_names" not in vars(made.context)  # copies of it keep the fast path
+
+
+def _resolver_answers() -> tuple[list[Any], Any]:
+    """What a resolver answers for references (twice, then in another scope), and the
+    resolver."""
+    from cfnlint.schema.resolver import RefResolutionError, RefResolver
+
+    schema = {"definitions": {"A": {"type": "string"}}, "items": {"$ref": "#/definitions/A"}}
+    resolver = RefResolver.from_schema(schema)
+    found: list[Any] = [resolver.resolve("#/definitions/A"), resolver.resolve("#/definitions/A")]
+    resolver.push_scope("sub/")
+    found.append(resolver.resolution_scope)
+    try:
+        resolver.resolve("other.json#/x")
+    except RefResolutionError as e:  # not in the store: nothing fetched
+        found.append(str(e))
+    resolver.pop_scope()
+    found += [resolver.resolve("#/items"), resolver.resolution_scope]
+    return found, resolver
+
+
+def test_a_resolver_s_caches_are_made_at_first_use_and_answer_as_cfn_lint_s(plain):
+    from cfnlint.schema.resolver import RefResolver
+
+    without, plain_resolver = _resolver_answers()
+    assert lintpatch.apply(["resolver-caches"])
+    found, resolver = _resolver_answers()
+    assert found == without and without[0] == ("#/definitions/A", {"type": "string"})
+    assert type(resolver._cache) is type(plain_resolver._cache)  # the lru_cache, now made
+    assert resolver._cache.cache_info().hits == plain_resolver._cache.cache_info().hits > 0
+    fresh = RefResolver.from_schema({})
+    assert fresh._urljoin_cache is resolver._urljoin_cache  # one cache of urljoin for all
+    assert type(fresh._cache_cfn_pointer).__name__ == "CacheAtFirstCall"
+    assert fresh._cache_cfn_pointer("/definitions") == fresh.resolve_cfn_pointer("/definitions")
