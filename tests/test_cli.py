@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -317,3 +318,41 @@ def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_no_half_written_f
     # All or nothing: no staging file left, and either no tree or the whole rendered tree.
     written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert written in ([], sorted(r.path for r in rendered))
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an exited process not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_a_build_killed_while_linting_leaves_no_lint_worker_behind(tmp_path):
+    import signal
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, str(BIN / "build-templates"), "--no-cache", "--out", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    workers: list[int] = []
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError):
+            workers = [int(p) for p in children.read_text().split()]
+        time.sleep(0.02)
+    assert len(workers) >= 2, "the build never started its lint workers"
+    process.send_signal(signal.SIGTERM)  # as a CI runner or a process manager stops it
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while any(map(_alive, workers)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in workers if _alive(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "lint workers outlived the build (holding its output pipes open)"
