@@ -21,6 +21,8 @@ How it measures:
   with the server off (a new process that imports and loads everything); the watch figure is
   the time from the write of the same edit to the line `--watch` prints when its rebuild is
   done; every other build runs with the server off;
+- Python's bytecode cache is on for every command (PYTHONDONTWRITEBYTECODE is removed from their
+  environment), as on a user's machine: the copy's first build writes it;
 - memory is the peak, over the run, of the proportional set size (PSS) of the process and all
   its descendants (the lint workers) summed, sampled every 250 ms from /proc (Linux): PSS
   splits pages shared by forked workers between them, so the sum counts each page once.
@@ -136,9 +138,13 @@ def fresh_env(tmp: Path, server: bool = False) -> dict[str, str]:
     """This process's environment with an empty cache directory of its own; the build server
     off (cold figures are of a new process that must load everything) unless `server`."""
     cache = Path(tempfile.mkdtemp(dir=tmp, prefix="cache-"))
-    return dict(
+    env = dict(
         os.environ, INSIGHTXI_CACHE_DIR=str(cache), INSIGHTXI_BUILD_SERVER="1" if server else "0"
     )
+    # Python's bytecode cache on, as it is by default: the copy's first build writes it (as a
+    # checkout's does), and cfn-lint's installed package has its own.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
 def server_ready(env: dict[str, str], timeout: float = 60.0) -> None:
@@ -212,7 +218,7 @@ def bench_cold(tmp: Path, repeat: int) -> list[Row]:
     files = sorted(str(p) for p in out.rglob("*.json"))
     rules = str(project / "cfn" / "rules")
     lint_cmd = [str(CFN_LINT), "--append-rules", rules, "--regions", "eu-west-1", "--", *files]
-    builds, lints = paired(repeat, cold, lambda: measured(lint_cmd))
+    builds, lints = paired(repeat, cold, lambda: measured(lint_cmd, env=fresh_env(tmp)))
     n = len(files)
     cpu_ratio = median(builds, "cpu") / median(lints, "cpu")
     wall_ratio = median(builds) / median(lints)
@@ -503,8 +509,9 @@ def bench_plan() -> list[Row]:
     # The emulator answers as the environment's account (moto reads it on every request), so
     # that plan's account check passes, as with bin/local-aws.
     os.environ["MOTO_ACCOUNT_ID"] = platform_.env(env_name).account_id
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing")
     with local_aws() as aws, tempfile.TemporaryDirectory() as tmp:
+        env = dict(fresh_env(Path(tmp)), AWS_ACCESS_KEY_ID="testing")
+        env["AWS_SECRET_ACCESS_KEY"] = "testing"
         common = ["--env", env_name, "--endpoint-url", aws.endpoint]
         boot = measured([PY, str(ROOT / "bin" / "deploy"), "bootstrap", *common], env=env)
         if boot.proc.returncode != 0:
