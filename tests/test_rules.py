@@ -18,7 +18,10 @@ import cfnlint.api
 import pytest
 from cfnlint.helpers import load_plugins
 from cfnlint.rules import Match, RulesCollection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from cfn.rules._resolve import serialised_size
 from tests.conftest import PROJECT_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
@@ -144,3 +147,52 @@ def test_plain_cfn_lint_runs_the_project_rules():
     assert result.returncode != 0
     ids = re.findall(r":(E9005):", result.stdout)
     assert len(ids) == expected_count(fixture), result.stdout + result.stderr
+
+
+class _Str(str):
+    """Like cfn-lint's decoded strings: a str subclass carrying its position."""
+
+
+class _Dict(dict):
+    """Like cfn-lint's decoded mappings."""
+
+
+class _Opaque:
+    def __str__(self) -> str:
+        return "opaque \u00e9"
+
+
+_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()  # NaN and the infinities included: json writes them as NaN, Infinity
+    | st.text()
+    | st.text().map(_Str)
+    | st.just(_Opaque())
+)
+_json_like = st.recursive(
+    _leaves,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=6), inner, max_size=4)
+        | st.dictionaries(st.text(max_size=6).map(_Str), inner, max_size=3).map(_Dict)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json_like)
+def test_serialised_size_is_the_length_of_the_indented_dump(value):
+    # The size rules (E9012, W9010) compute it without writing the text: it must be the same.
+    expected = len(json.dumps(value, indent=2, sort_keys=True, default=str).encode())
+    assert serialised_size(value) == expected
+    assert serialised_size(value) == expected  # asked again (the second rule)
+
+
+def test_serialised_size_of_every_rendered_template(rendered):
+    for r in rendered:
+        template = json.loads(r.text)
+        assert serialised_size(template) == len(r.text.rstrip("\n").encode()), r.path
