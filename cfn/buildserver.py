@@ -325,12 +325,12 @@ def start_for_next_build(argv: Sequence[str], environ: Mapping[str, str]) -> Non
 
 
 def stop_all() -> int:
-    """Stop every build server of this cache directory (whatever its key); how many were
-    running. A socket no server listens on any more is removed."""
+    """Stop every build server of this cache directory (whatever its key), listening or still
+    loading; how many were running. A socket no server listens on any more is removed."""
     directory = server_dir()
     if directory is None:
         return 0
-    stopped = 0
+    stopped, done = 0, set()
     for name in sorted(os.listdir(directory)):
         if not name.endswith(".sock"):
             continue
@@ -346,7 +346,11 @@ def stop_all() -> int:
         with sock:
             try:
                 send(sock, {"stop": True})
-                stopped += (receive(sock, bytearray()) or {}).get("stopped") is True
+                if (receive(sock, bytearray()) or {}).get("stopped") is True:
+                    stopped += 1
+                    done.add(name[: -len(".sock")])
             except (OSError, ValueError):
                 pass
-    return stopped
+    from cfn import buildserver_zygote  # a server still loading has no socket yet
+
+    return stopped + buildserver_zygote.stop_loading(directory, done)

@@ -102,6 +102,38 @@ def _lock(path: str) -> int | None:
     return fd
 
 
+def stop_loading(directory: str, done: set[str]) -> int:
+    """Stop the servers of `directory` that hold their lock but were not asked by their socket
+    (not in `done`: still loading, so not listening yet) with SIGTERM, to the pid each wrote
+    in its lock file once checked to be this key's server; how many."""
+    import fcntl
+
+    stopped = 0
+    for name in sorted(os.listdir(directory)):
+        if not name.endswith(".lock") or name[: -len(".lock")] in done:
+            continue
+        try:
+            fd = os.open(os.path.join(directory, name), os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            continue  # nobody holds it: no server
+        except OSError:
+            pid = int(os.read(fd, 32).strip() or 0)
+            with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                args = fh.read().split(b"\0")
+            mine = any(a[:32] == name[:32].encode() and len(a) == 64 for a in args)
+            if pid and mine and b"buildserver_zygote" in b" ".join(args):
+                os.kill(pid, signal.SIGTERM)
+                stopped += 1
+        except (OSError, ValueError):
+            pass  # gone meanwhile, or not a server (its pid not written yet)
+        finally:
+            os.close(fd)
+    return stopped
+
+
 def _warm() -> None:
     """Import what a build imports and load cfn-lint's rule set; nothing a request decides
     (`cfn.lint._config` reads the working directory's `.cfnlintrc`: left to each build)."""

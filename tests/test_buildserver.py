@@ -407,6 +407,27 @@ def test_stop_server_stops_every_server(served):
     assert (r.code, r.out) == (0, "stopped 0 build servers\n")
 
 
+def test_stop_server_stops_a_server_still_loading(tmp_path_factory, kill_servers):
+    """`bin/build-templates && bin/build-templates --stop-server`: the server the build started
+    is still loading (it has no socket yet); it is stopped all the same, not left to serve."""
+    root = tmp_path_factory.mktemp("bs")
+    cache = root / "c"
+    cache.mkdir()
+    kill_servers(cache)
+    project = copy_project(root / "p")
+    stacks = project / "cfn" / "stacks" / "__init__.py"
+    with stacks.open("a") as fh:  # the server's loading made slow; a build's is not
+        fh.write('\nimport sys, time\n"cfn.buildserver_zygote" in sys.modules and time.sleep(5)\n')
+    on = {**os.environ, "INSIGHTXI_CACHE_DIR": str(cache), buildserver.SWITCH: "1"}
+    assert build(project, on, "--env", "dev").code == 0
+    wait_for(lambda: server_pids(cache), "the server locked, loading", timeout=30)
+    assert not sockets(cache), "still loading"
+    r = build(project, on, "--stop-server")
+    assert (r.code, r.out) == (0, "stopped 1 build server\n"), r.err
+    wait_for(lambda: not started_servers(cache), "the loading server gone", timeout=10)
+    assert not sockets(cache)
+
+
 def test_a_server_whose_loading_prints_does_not_serve():
     """What loading prints (a warning at import, say) a new process would print; a fork could
     not, so such a server does not serve."""
