@@ -307,6 +307,7 @@ def _child(conn: socket.socket, server: _Server, request: dict[str, Any], fds: l
         if (buildserver.receive(conn, bytearray()) or {}).get("go") is not True:
             os._exit(0)  # the caller gave up: it builds by itself
         started = True
+        _end_with_caller(conn)
         from cfn.cli import build
 
         status = build.run(argv, taken)
@@ -326,6 +327,23 @@ def _child(conn: socket.socket, server: _Server, request: dict[str, Any], fds: l
             sys.stderr.flush()
             buildserver.send(conn, {"exit": status})
         os._exit(status)
+
+
+def _end_with_caller(conn: socket.socket) -> None:
+    """The build's process ends when its caller does: a caller killed by a signal it cannot
+    forward (SIGKILL, say) closes the connection, and a new process would have died with it;
+    its lint workers end with it (`cfn.lint`), and every file is as before or rewritten. The
+    caller sends nothing after `go`: whatever it sends now is ignored, its end stops the build
+    (once it has the status, the build is over)."""
+    import threading
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while conn.recv(4096):
+                pass
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="caller", daemon=True).start()
 
 
 def _adopt(request: dict[str, Any], fds: list[int]) -> None:

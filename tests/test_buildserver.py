@@ -333,6 +333,31 @@ def test_ctrl_c_interrupts_the_build_as_in_its_own_process(served):
     wait_for(lambda: child not in children_of(server), "the build's process gone", timeout=10)
 
 
+def test_a_build_ends_with_its_caller_killed(served, tmp_path):
+    """SIGKILL (a CI timeout's, an IDE's) cannot be forwarded: the build must not go on in the
+    background, writing files and output after its command is gone, as it would not in a new
+    process."""
+    (server,) = server_pids(served.cache)
+    err = tmp_path / "err"
+    with err.open("w") as stderr:
+        client = subprocess.Popen(
+            [sys.executable, "bin/build-templates", "--no-cache"],
+            cwd=served.project,
+            env=served.on,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        (child,) = children_of(server)
+        client.kill()
+        client.wait(timeout=10)
+        wait_for(lambda: child not in children_of(server), "the build's process gone", timeout=10)
+    finally:
+        client.kill()
+    assert "template(s)" not in err.read_text(), "the build went on to its end"
+
+
 # -- when a server is not used, or goes away ----------------------------------------------------
 
 
