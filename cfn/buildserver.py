@@ -230,7 +230,13 @@ def delegate(argv: Sequence[str]) -> int | None:
     when there is none (or it could not start the build): then build in this process."""
     import signal
 
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # Those this process ignores (`nohup`, a background job of a script) it must not catch
+    # and forward: a new process would ignore them too, and build on.
+    forwarded = tuple(
+        signum
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        if signal.getsignal(signum) is not signal.SIG_IGN
+    )
     try:
         started = _start(argv)
         if started is None:

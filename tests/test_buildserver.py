@@ -358,6 +358,29 @@ def test_a_build_ends_with_its_caller_killed(served, tmp_path):
     assert "template(s)" not in err.read_text(), "the build went on to its end"
 
 
+def test_a_signal_the_caller_ignores_does_not_stop_the_build(served):
+    """`nohup bin/build-templates &`: a hang-up the command ignores must not stop the build in
+    the server either; it ends as in its own process."""
+    (server,) = server_pids(served.cache)
+    client = subprocess.Popen(
+        [sys.executable, "bin/build-templates", "--no-cache"],
+        cwd=served.project,
+        env=served.on,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        client.send_signal(signal.SIGHUP)
+        out, err = client.communicate(timeout=120)
+    finally:
+        client.kill()
+    assert client.returncode == 0 and "template(s)" in err, (client.returncode, err)
+    assert out.count(".json") > 1, out  # its summary table
+
+
 # -- when a server is not used, or goes away ----------------------------------------------------
 
 
