@@ -358,6 +358,10 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> None:
     for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
         lines = not unbuffered and (fd == 2 or os.isatty(fd))
         stream.reconfigure(line_buffering=lines, write_through=unbuffered)
+    ignored = set(request.get("ignored") or ())
+    for signum in buildserver.FORWARDED:  # as a new process started by the caller has them
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, signal.SIG_IGN if signum in ignored else default)
     os.chdir(request["cwd"])
     os.umask(int(request["umask"]))
     volatile = request.get("volatile") or {}

@@ -381,6 +381,49 @@ def test_a_signal_the_caller_ignores_does_not_stop_the_build(served):
     assert out.count(".json") > 1, out  # its summary table
 
 
+def test_ctrl_c_interrupts_though_the_server_was_started_ignoring_it(
+    tmp_path_factory, kill_servers
+):
+    """A server started by a build that ignored SIGINT (a script's background job) gives its
+    builds the caller's dispositions, not its own: Ctrl-C still interrupts."""
+    root = tmp_path_factory.mktemp("bs")
+    cache = root / "c"
+    cache.mkdir()
+    kill_servers(cache)
+    project = copy_project(root / "p")
+    on = {**os.environ, "INSIGHTXI_CACHE_DIR": str(cache), buildserver.SWITCH: "1"}
+    first = subprocess.run(
+        [sys.executable, "bin/build-templates", "--env", "dev"],
+        cwd=project,
+        env=on,
+        capture_output=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert first.returncode == 0, first.stderr
+    wait_for_server(cache)
+    (server,) = server_pids(cache)
+    client = subprocess.Popen(
+        [sys.executable, "bin/build-templates", "--no-cache"],
+        cwd=project,
+        env=on,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        (child,) = children_of(server)
+        since = time.monotonic()  # well into the build, as in the test above
+        wait_for(lambda: children_of(child) or time.monotonic() - since > 1.5, "linting")
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert client.returncode == 130 and out == "", err
+    assert "\ninterrupted: the files are as before" in err, err
+
+
 # -- when a server is not used, or goes away ----------------------------------------------------
 
 
