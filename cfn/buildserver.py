@@ -356,6 +356,6 @@ def stop_all() -> int:
                     done.add(name[: -len(".sock")])
             except (OSError, ValueError):
                 pass
-    from cfn import buildserver_zygote  # a server still loading has no socket yet
+    from cfn import buildserver_stop  # a server still loading has no socket yet
 
-    return stopped + buildserver_zygote.stop_loading(directory, done)
+    return stopped + buildserver_stop.stop_loading(directory, done)
