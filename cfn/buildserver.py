@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal  # `delegate` needs it whenever this module is used
 import sys
 
 from cfn import fastbuild, paths
@@ -46,6 +47,7 @@ IDLE_SECONDS = 600.0
 VOLATILE = ("PWD", "OLDPWD", "SHLVL", "_", "COLUMNS", "LINES", "TERM_SESSION_ID", "WINDOWID")
 HANDSHAKE_SECONDS = 3.0  # for the server to answer `started`; then the build may take its time
 MAX_SOCKET_PATH = 107  # bytes of an AF_UNIX address (108 with the terminating NUL, on Linux)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # to the build's process
 STOP_ARGS = ("--watch", "--stop-server")  # never handed to a server
 _BOOT = (
     "import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
@@ -188,6 +190,9 @@ def _request(argv: Sequence[str], server_key: str) -> dict:
         "umask": mask,
         "volatile": {k: os.environ[k] for k in VOLATILE if k in os.environ},
         "unbuffered": bool(getattr(sys.stdout, "write_through", False)),
+        # The build's process ignores what this one ignores, and only that (the server's own
+        # dispositions are those of the build that started it).
+        "ignored": [int(s) for s in FORWARDED if signal.getsignal(s) is signal.SIG_IGN],
     }
 
 
@@ -228,9 +233,9 @@ def _start(argv: Sequence[str]) -> tuple[socket.socket, int, bytearray] | None:
 def delegate(argv: Sequence[str]) -> int | None:
     """Have a matching build server run `bin/build-templates argv`: its exit status, or None
     when there is none (or it could not start the build): then build in this process."""
-    import signal
-
-    forwarded = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    # Those this process ignores (`nohup`, a background job of a script) it must not catch
+    # and forward: a new process would ignore them too, and build on.
+    forwarded = tuple(s for s in FORWARDED if signal.getsignal(s) is not signal.SIG_IGN)
     try:
         started = _start(argv)
         if started is None:
@@ -325,12 +330,12 @@ def start_for_next_build(argv: Sequence[str], environ: Mapping[str, str]) -> Non
 
 
 def stop_all() -> int:
-    """Stop every build server of this cache directory (whatever its key); how many were
-    running. A socket no server listens on any more is removed."""
+    """Stop every build server of this cache directory (whatever its key), listening or still
+    loading; how many were running. A socket no server listens on any more is removed."""
     directory = server_dir()
     if directory is None:
         return 0
-    stopped = 0
+    stopped, done = 0, set()
     for name in sorted(os.listdir(directory)):
         if not name.endswith(".sock"):
             continue
@@ -346,7 +351,11 @@ def stop_all() -> int:
         with sock:
             try:
                 send(sock, {"stop": True})
-                stopped += (receive(sock, bytearray()) or {}).get("stopped") is True
+                if (receive(sock, bytearray()) or {}).get("stopped") is True:
+                    stopped += 1
+                    done.add(name[: -len(".sock")])
             except (OSError, ValueError):
                 pass
-    return stopped
+    from cfn import buildserver_stop  # a server still loading has no socket yet
+
+    return stopped + buildserver_stop.stop_loading(directory, done)

@@ -266,6 +266,7 @@ def _child(conn: socket.socket, server: _Server, request: dict[str, Any], fds: l
         if (buildserver.receive(conn, bytearray()) or {}).get("go") is not True:
             os._exit(0)  # the caller gave up: it builds by itself
         started = True
+        _end_with_caller(conn)
         from cfn.cli import build
 
         status = build.run(argv, taken)
@@ -287,6 +288,23 @@ def _child(conn: socket.socket, server: _Server, request: dict[str, Any], fds: l
         os._exit(status)
 
 
+def _end_with_caller(conn: socket.socket) -> None:
+    """The build's process ends when its caller does: a caller killed by a signal it cannot
+    forward (SIGKILL, say) closes the connection, and a new process would have died with it;
+    its lint workers end with it (`cfn.lint`), and every file is as before or rewritten. The
+    caller sends nothing after `go`: whatever it sends now is ignored, its end stops the build
+    (once it has the status, the build is over)."""
+    import threading
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while conn.recv(4096):
+                pass
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    threading.Thread(target=watch, name="caller", daemon=True).start()
+
+
 def _adopt(request: dict[str, Any], fds: list[int]) -> None:
     """Take over the caller's standard streams, directory, umask, arguments and volatile
     variables (the key pinned everything else)."""
@@ -299,6 +317,10 @@ def _adopt(request: dict[str, Any], fds: list[int]) -> None:
     for stream, fd in ((sys.stdout, 1), (sys.stderr, 2)):
         lines = not unbuffered and (fd == 2 or os.isatty(fd))
         stream.reconfigure(line_buffering=lines, write_through=unbuffered)
+    ignored = set(request.get("ignored") or ())
+    for signum in buildserver.FORWARDED:  # as a new process started by the caller has them
+        default = signal.default_int_handler if signum == signal.SIGINT else signal.SIG_DFL
+        signal.signal(signum, signal.SIG_IGN if signum in ignored else default)
     os.chdir(request["cwd"])
     os.umask(int(request["umask"]))
     volatile = request.get("volatile") or {}

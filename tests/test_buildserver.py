@@ -333,6 +333,97 @@ def test_ctrl_c_interrupts_the_build_as_in_its_own_process(served):
     wait_for(lambda: child not in children_of(server), "the build's process gone", timeout=10)
 
 
+def test_a_build_ends_with_its_caller_killed(served, tmp_path):
+    """SIGKILL (a CI timeout's, an IDE's) cannot be forwarded: the build must not go on in the
+    background, writing files and output after its command is gone, as it would not in a new
+    process."""
+    (server,) = server_pids(served.cache)
+    err = tmp_path / "err"
+    with err.open("w") as stderr:
+        client = subprocess.Popen(
+            [sys.executable, "bin/build-templates", "--no-cache"],
+            cwd=served.project,
+            env=served.on,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        (child,) = children_of(server)
+        client.kill()
+        client.wait(timeout=10)
+        wait_for(lambda: child not in children_of(server), "the build's process gone", timeout=10)
+    finally:
+        client.kill()
+    assert "template(s)" not in err.read_text(), "the build went on to its end"
+
+
+def test_a_signal_the_caller_ignores_does_not_stop_the_build(served):
+    """`nohup bin/build-templates &`: a hang-up the command ignores must not stop the build in
+    the server either; it ends as in its own process."""
+    (server,) = server_pids(served.cache)
+    client = subprocess.Popen(
+        [sys.executable, "bin/build-templates", "--no-cache"],
+        cwd=served.project,
+        env=served.on,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        client.send_signal(signal.SIGHUP)
+        out, err = client.communicate(timeout=120)
+    finally:
+        client.kill()
+    assert client.returncode == 0 and "template(s)" in err, (client.returncode, err)
+    assert out.count(".json") > 1, out  # its summary table
+
+
+def test_ctrl_c_interrupts_though_the_server_was_started_ignoring_it(
+    tmp_path_factory, kill_servers
+):
+    """A server started by a build that ignored SIGINT (a script's background job) gives its
+    builds the caller's dispositions, not its own: Ctrl-C still interrupts."""
+    root = tmp_path_factory.mktemp("bs")
+    cache = root / "c"
+    cache.mkdir()
+    kill_servers(cache)
+    project = copy_project(root / "p")
+    on = {**os.environ, "INSIGHTXI_CACHE_DIR": str(cache), buildserver.SWITCH: "1"}
+    first = subprocess.run(
+        [sys.executable, "bin/build-templates", "--env", "dev"],
+        cwd=project,
+        env=on,
+        capture_output=True,
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert first.returncode == 0, first.stderr
+    wait_for_server(cache)
+    (server,) = server_pids(cache)
+    client = subprocess.Popen(
+        [sys.executable, "bin/build-templates", "--no-cache"],
+        cwd=project,
+        env=on,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: children_of(server), "the build's process", timeout=30)
+        (child,) = children_of(server)
+        since = time.monotonic()  # well into the build, as in the test above
+        wait_for(lambda: children_of(child) or time.monotonic() - since > 1.5, "linting")
+        client.send_signal(signal.SIGINT)
+        out, err = client.communicate(timeout=60)
+    finally:
+        client.kill()
+    assert client.returncode == 130 and out == "", err
+    assert "\ninterrupted: the files are as before" in err, err
+
+
 # -- when a server is not used, or goes away ----------------------------------------------------
 
 
@@ -405,6 +496,27 @@ def test_stop_server_stops_every_server(served):
     wait_for(lambda: not server_pids(served.cache), "the server gone", timeout=10)
     r = build(served.project, served.on, "--stop-server")
     assert (r.code, r.out) == (0, "stopped 0 build servers\n")
+
+
+def test_stop_server_stops_a_server_still_loading(tmp_path_factory, kill_servers):
+    """`bin/build-templates && bin/build-templates --stop-server`: the server the build started
+    is still loading (it has no socket yet); it is stopped all the same, not left to serve."""
+    root = tmp_path_factory.mktemp("bs")
+    cache = root / "c"
+    cache.mkdir()
+    kill_servers(cache)
+    project = copy_project(root / "p")
+    stacks = project / "cfn" / "stacks" / "__init__.py"
+    with stacks.open("a") as fh:  # the server's loading made slow; a build's is not
+        fh.write('\nimport sys, time\n"cfn.buildserver_zygote" in sys.modules and time.sleep(5)\n')
+    on = {**os.environ, "INSIGHTXI_CACHE_DIR": str(cache), buildserver.SWITCH: "1"}
+    assert build(project, on, "--env", "dev").code == 0
+    wait_for(lambda: server_pids(cache), "the server locked, loading", timeout=30)
+    assert not sockets(cache), "still loading"
+    r = build(project, on, "--stop-server")
+    assert (r.code, r.out) == (0, "stopped 1 build server\n"), r.err
+    wait_for(lambda: not started_servers(cache), "the loading server gone", timeout=10)
+    assert not sockets(cache)
 
 
 def test_a_server_whose_loading_prints_does_not_serve():
