@@ -12,6 +12,18 @@ DEPENDENCIES = {"troposphere", "awacs", "cfnlint", "boto3", "botocore", "click",
 LOCAL_DEPENDENCIES = {"moto", "werkzeug", "flask"}
 
 
+def open_standard_streams() -> None:
+    """A standard stream the command was started without (`>&-`) becomes /dev/null, as if it had
+    been redirected there: its output is discarded, the exit status still says the result (and
+    nothing fails on writing to a stream Python could not open)."""
+    import os
+
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            # The lowest free descriptor: the closed one itself, 0, 1 and 2 taken in order.
+            setattr(sys, name, open(os.devnull, mode))  # noqa: SIM115  # for the whole run
+
+
 def run_entry(module: str, function: str) -> None:
     """Run `module.function()` for a bin/ script; say how to install what is missing."""
     try:

@@ -356,3 +356,22 @@ def test_a_build_killed_while_linting_leaves_no_lint_worker_behind(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "lint workers outlived the build (holding its output pipes open)"
+
+
+@pytest.mark.parametrize("closed", ["1", "2"])
+def test_a_closed_standard_stream_is_treated_as_dev_null_not_a_traceback(tmp_path, closed):
+    # `bin/build-templates --check >&-` (or `2>&-`): Python starts without that stream.
+    script = f'exec "$@" {closed}>&-'
+    command = [sys.executable, str(BIN / "build-templates"), "--check", "--no-cache"]
+    r = subprocess.run(["sh", "-c", script, "sh", *command], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    # The other stream still gets its part: the summary (stderr) or the table (stdout).
+    if closed == "1":
+        assert (
+            r.stderr.strip()
+            .splitlines()[-1]
+            .startswith(f"{len(list(TEMPLATES.rglob('*.json')))} template(s)")
+        )
+    else:
+        assert "template" in r.stdout.splitlines()[0]
