@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import shutil
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,17 @@ from cfn import config, paths, render
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = PROJECT_ROOT / "bin"
+
+
+def copy_project(root: Path) -> Path:
+    """A copy of the project as a clean clone has it: bin/, cfn/, templates/, docs/, README."""
+    skip = shutil.ignore_patterns("__pycache__")
+    for name in ("bin", "cfn", "templates", "docs"):
+        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
+    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
+    return root.resolve()
+
+
 TEMPLATES = PROJECT_ROOT / "templates"
 _RAW = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
 

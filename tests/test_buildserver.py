@@ -16,7 +16,6 @@ import json
 import os
 import re
 import resource
-import shutil
 import signal
 import socket
 import subprocess
@@ -29,7 +28,7 @@ from typing import Any
 import pytest
 
 from cfn import buildserver, paths
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, copy_project
 
 DELEGATED_CPU = 0.3  # seconds: the client alone takes about 0.06
 TREE = ("templates", "docs", "README.md", "cfn/insightxi.toml")
@@ -41,15 +40,6 @@ class Run:
     err: str
     code: int
     cpu: float
-
-
-def copy_project(root: Path) -> Path:
-    """A copy of the project as a clean clone has it: bin/, cfn/, templates/, docs/, README."""
-    skip = shutil.ignore_patterns("__pycache__")
-    for name in ("bin", "cfn", "templates", "docs"):
-        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
-    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
-    return root.resolve()
 
 
 def build(project: Path, env: dict[str, str], *args: str) -> Run:

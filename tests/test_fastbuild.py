@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cfn import fastbuild, paths
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import copy_project
 
 REPLAYED = "(the same inputs as an earlier clean build: its result; --no-cache rebuilds)"
 CHECK = ["--check", "--no-lint"]
@@ -113,12 +112,7 @@ def test_appearing_vanishing_and_rewritten_files_are_changes(tmp_path, entry_of,
 @pytest.fixture
 def project(tmp_path):
     """A copy of the project as a clean clone has it: bin/, cfn/, templates/, docs/, README."""
-    root = tmp_path / "project"
-    skip = shutil.ignore_patterns("__pycache__")
-    for name in ("bin", "cfn", "templates", "docs"):
-        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
-    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
-    return root.resolve()
+    return copy_project(tmp_path / "project")
 
 
 def build(project: Path, *args: str) -> subprocess.CompletedProcess:

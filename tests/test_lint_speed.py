@@ -8,7 +8,6 @@ import copy
 import json
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -22,7 +21,7 @@ import pytest
 from cfn import config, lint, lintpatch, naming, render, watch
 from cfn.render import RenderedTemplate
 from cfn.summary import BuildResult
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import copy_project
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 
@@ -256,12 +255,7 @@ class WatchProbe(CloudFormationLintRule):
 
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    skip = shutil.ignore_patterns("__pycache__")
-    for name in ("bin", "cfn", "templates", "docs"):
-        shutil.copytree(PROJECT_ROOT / name, root / name, ignore=skip)
-    shutil.copy(PROJECT_ROOT / "README.md", root / "README.md")
-    return root
+    return copy_project(tmp_path / "project")
 
 
 def _raise_max_count(config_file: Path, env: str) -> None:
