@@ -232,10 +232,20 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
     n_chunks = min(len(ordered), jobs * 4)
     chunks = [ordered[k::n_chunks] for k in range(n_chunks)]
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
-    ) as pool:
-        return {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
+    )
+    try:
+        found = {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
+    except BaseException:
+        # Ctrl-C can land while the pool starts its manager thread; waiting for that thread
+        # then raises RuntimeError over the KeyboardInterrupt (a traceback, exit 1). Stop the
+        # workers without waiting and let the interrupt through.
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return found
 
 
 def _die_with_parent(parent: int) -> None:

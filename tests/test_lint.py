@@ -4,6 +4,9 @@ problems in a template that has them, at the right file, line and region."""
 from __future__ import annotations
 
 import json
+import threading
+
+import pytest
 
 from cfn import lint, naming
 from cfn.render import RenderedTemplate
@@ -48,3 +51,21 @@ def test_lint_checks_resource_types_against_the_templates_region():
 
     assert "E3006" not in rule_ids("us-east-1")
     assert "E3006" in rule_ids("eu-west-1")
+
+
+def test_ctrl_c_while_the_lint_workers_start_is_an_interrupt_not_a_runtime_error(
+    rendered, monkeypatch
+):
+    # Stands for a SIGINT delivered while ProcessPoolExecutor starts its manager thread (seen
+    # in CI): the build must get the KeyboardInterrupt it reports as "interrupted", exit 130.
+    from concurrent.futures import ProcessPoolExecutor
+
+    def interrupted(self):
+        # As in the standard library: the thread is the pool's before it has started.
+        self._executor_manager_thread = threading.Thread(target=lambda: None)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ProcessPoolExecutor, "_start_executor_manager_thread", interrupted)
+
+    with pytest.raises(KeyboardInterrupt):
+        lint.lint(rendered, cache_dir=None, jobs=2)
