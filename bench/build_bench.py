@@ -373,31 +373,35 @@ def secs(seconds: float, digits: int = 2) -> str:
 MEMORY = "  peak memory (PSS), build and lint workers together, of these runs"
 
 
-def measure_one(n_services: int) -> dict:
-    """Cold build + lint of every environment of an n-service platform, in this process."""
-    from cfn import config, lint, render
+def scale_config(n_services: int, where: Path) -> Path:
+    """The project's configuration with `n_services` services like ours (tests/scale.py), as a
+    TOML file in `where`."""
+    from cfn import config
     from tests import scale
 
-    raw = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
-    started = time.perf_counter()
-    platform_ = config.from_dict(scale.with_services(raw, n_services))
-    rendered = render.render(platform_)
-    findings = lint.lint(rendered, cache_dir=None)
-    seconds = time.perf_counter() - started
-    largest = max(rendered, key=lambda r: r.size)
-    counts = [
-        {k: len(json.loads(r.text).get(k, {})) for k in ("Resources", "Parameters", "Outputs")}
-        for r in rendered
-    ]
+    raw = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text(encoding="utf-8"))
+    path = where / f"insightxi-{n_services}.toml"
+    path.write_text(scale.to_toml(scale.with_services(raw, n_services)), encoding="utf-8")
+    return path
+
+
+def summarise(run: Run, out: Path) -> dict:
+    """What `bin/build-templates --output json` said of its templates, and their largest counts."""
+    if run.proc.returncode not in (0, 1):  # 1: lint findings (the size warnings at scale)
+        sys.exit(run.proc.stderr)
+    summary = json.loads(run.proc.stdout)
+    kinds = ("Resources", "Parameters", "Outputs")
+    texts = [json.loads(p.read_text(encoding="utf-8")) for p in out.rglob("*.json")]
+    counts = [{k: len(t.get(k, {})) for k in kinds} for t in texts]
+    largest = max(summary["templates"], key=lambda t: t["bytes"])
     return {
-        "templates": len(rendered),
-        "environments": len(platform_.environments),
-        "seconds": seconds,
-        "largest": largest.path,
-        "bytes": largest.size,
-        "max": {k: max(c[k] for c in counts) for k in ("Resources", "Parameters", "Outputs")},
-        "findings": sorted({f.rule_id for f in findings}),
-        "resources": sum(c["Resources"] for c in counts),
+        "templates": len(summary["templates"]),
+        "environments": len({Path(t["path"]).parent.name for t in summary["templates"]}),
+        "largest": "/".join(Path(largest["path"]).parts[-2:]),  # <env>/<file>
+        "bytes": largest["bytes"],
+        "max": {k: max(c[k] for c in counts) for k in kinds},
+        "findings": sorted({f["rule"] for f in summary["findings"]}),
+        "resources": sum(t["resources"] for t in summary["templates"]),
     }
 
 
@@ -452,12 +456,17 @@ def bench_cdk(n_services: int, ours: Run, tmp: Path) -> list[Row]:
 
 
 def bench_scale(sizes: list[int], tmp: Path) -> list[Row]:
+    """The cold build of bigger platforms, as a user runs it: bin/build-templates on a
+    configuration file with n services, its templates written to a directory of their own."""
+    project = project_copy(tmp / "scale")
+    build = [PY, str(project / "bin" / "build-templates")]
+    ok(measured([*build, "--out", str(tmp / "scale-warm")], env=fresh_env(tmp)))  # bytecode
     rows: list[Row] = []
     for n in sizes:
-        run = measured([PY, __file__, "--one", str(n)], env=fresh_env(tmp))
-        if run.proc.returncode != 0:
-            sys.exit(run.proc.stderr)
-        m = json.loads(run.proc.stdout)
+        out = tmp / f"scale-{n}"
+        cfg = ["--config", str(scale_config(n, tmp)), "--out", str(out), "--output", "json"]
+        run = measured([*build, *cfg], env=fresh_env(tmp))
+        m = summarise(run, out)
         big = n == 100
         label = f"{n} services x {m['environments']} envs: cold build + lint, "
         label += f"{m['templates']} templates, {m['resources']} resources (1 run)"
@@ -596,11 +605,7 @@ def main() -> None:
     parser.add_argument(
         "--write-readme", action="store_true", help="also put this output in README.md's block"
     )
-    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.one:
-        print(json.dumps(measure_one(args.one)))
-        return
     if not CFN_LINT.exists():
         sys.exit(f"no {CFN_LINT}: run this with the project's virtualenv's python")
     started = time.perf_counter()

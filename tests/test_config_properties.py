@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import math
 import subprocess
 import sys
 import tempfile
@@ -27,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from cfn import config, render
+from tests import scale
 from tests.conftest import _RAW, BIN, TEMPLATES
 
 # Hypothesis keeps caches (unicode data, constants) in a directory: not in the project's tree.
@@ -127,21 +126,6 @@ def test_any_mutation_ends_in_a_platform_or_a_config_error(raw):
         assert render.render(platform, [next(iter(platform.environments))])
 
 
-def _toml(value: Any) -> str:
-    """A TOML inline value (the configuration written back, for the command-line test)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    return "{" + ", ".join(f"{_toml(str(k))} = {_toml(v)}" for k, v in value.items()) + "}"
-
-
 def _tree_digest(root: Path) -> str:
     h = hashlib.sha256()
     for path in sorted(root.rglob("*")):
@@ -160,7 +144,7 @@ def _tree_digest(root: Path) -> str:
 )
 @given(raw=mutated(toml_values))
 def test_build_templates_exits_0_or_2_without_traceback(raw, tmp_path_factory):
-    text = "\n".join(f"{_toml(k)} = {_toml(v)}" for k, v in raw.items()) + "\n"
+    text = scale.to_toml(raw)
     assert tomllib.loads(text) == raw  # the file says what the mutation made
     work = tmp_path_factory.mktemp("cfg")
     (work / "insightxi.toml").write_text(text, encoding="utf-8")
