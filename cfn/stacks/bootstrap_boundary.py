@@ -46,7 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import aws
-from troposphere import Parameter, iam
+from troposphere import Parameter, encode_to_dict, iam
 
 from cfn import naming
 from cfn.config import Environment
@@ -124,7 +124,7 @@ def passed_to_services(env: Environment) -> list[str]:
     the roles they create trust (see the module doc)."""
     found: set[str] = set()
     for role in _roles_of_the_stacks(env):
-        trust = role.to_dict()["Properties"]["AssumeRolePolicyDocument"]
+        trust = encode_to_dict(role.AssumeRolePolicyDocument)
         for s in trust["Statement"]:
             principal = s.get("Principal")
             services = principal.get("Service", []) if isinstance(principal, dict) else []
