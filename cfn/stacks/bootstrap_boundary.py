@@ -23,6 +23,22 @@ removed or swapped for another.
 
 What a boundary cannot do: limit who may assume a role (IAM has no condition on a trust
 policy's content). The review's security section flags a trust that lets someone new in.
+
+Passing a role (`role_statements`): the service role may `iam:PassRole` a `<project>-<env>-*`
+role only to the AWS services the platform's stacks pass their roles to, with AWS's condition
+key `iam:PassedToService` (AWS's pattern for granting PassRole:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html, the key:
+https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#ck_PassedToService).
+Unconditioned, a deployer's own template could hand a platform role to a service the platform
+never uses (a Lambda function, an EC2 instance profile, a CodeBuild project) and act there
+with that role's rights. The list is not kept by hand (`passed_to_services`): it is the service
+principals that the roles the stacks create trust, built by the very functions that build
+them, since a role is passed to the service that assumes it (the task definitions'
+`TaskRoleArn` and `ExecutionRoleArn` to `ecs-tasks.amazonaws.com`, the flow log's
+`DeliverLogsPermissionArn` to `vpc-flow-logs.amazonaws.com`; ECS services and scalable targets
+name no role: they use their service-linked roles). `tests/test_deploy_roles.py` checks every
+rendered template: each role ARN a resource property takes goes to a service in the list, which
+the role trusts.
 """
 
 from __future__ import annotations
@@ -30,7 +46,7 @@ from __future__ import annotations
 from typing import Any
 
 from awacs import aws
-from troposphere import iam
+from troposphere import Parameter, encode_to_dict, iam
 
 from cfn import naming
 from cfn.config import Environment
@@ -46,6 +62,8 @@ from cfn.policies import (
     service_role_name,
     statement,
 )
+from cfn.stacks import audit
+from cfn.stacks.service import roles as service_roles
 
 
 def _deny(sid: str, actions: str, resources: list[Any], **kw: Any) -> aws.Statement:
@@ -85,11 +103,41 @@ def guards(env: Environment, boundary: Any) -> list[aws.Statement]:
     ]
 
 
+def _roles_of_the_stacks(env: Environment) -> list[iam.Role]:
+    """The roles the platform's stacks create, made by the functions the stacks make them with:
+    each service's execution and task role (service stacks), the flow logs role (cluster
+    stack, with flow logs)."""
+    made = [
+        make(env, s)
+        for s in env.services
+        for make in (service_roles.execution_role, service_roles.task_role)
+    ]
+    if env.flow_logs:
+        # Only the role is read here: the VPC it would log is a placeholder.
+        vpc = Parameter("VpcId", Type="AWS::EC2::VPC::Id")
+        made += [r for r in audit.flow_logs(env, vpc, None) if isinstance(r, iam.Role)]
+    return made
+
+
+def passed_to_services(env: Environment) -> list[str]:
+    """The AWS services the platform's stacks pass a role to, sorted: the service principals
+    the roles they create trust (see the module doc)."""
+    found: set[str] = set()
+    for role in _roles_of_the_stacks(env):
+        trust = encode_to_dict(role.AssumeRolePolicyDocument)
+        for s in trust["Statement"]:
+            principal = s.get("Principal")
+            services = principal.get("Service", []) if isinstance(principal, dict) else []
+            found |= {services} if isinstance(services, str) else set(services)
+    return sorted(found)
+
+
 def role_statements(env: Environment, boundary: Any) -> list[aws.Statement]:
     """The service role's rights on the `<project>-<env>-*` roles (`boundary`: the ARN of the
     environment's permissions boundary): it may create one, give it an inline or a managed
     policy, or put a boundary on it, only with that boundary, so that no role the stacks make
-    can do more than the boundary allows, whatever template a deployer uploads. Deleting,
+    can do more than the boundary allows, whatever template a deployer uploads; it may pass
+    one only to the services the platform's roles are for (`passed_to_services`). Deleting,
     reading, tagging, detaching and removing inline policies stay unconditioned: they take
     rights away, and a role made before the boundary existed must still be updatable (to get
     the boundary) and deletable."""
@@ -101,9 +149,17 @@ def role_statements(env: Environment, boundary: Any) -> list[aws.Statement]:
             (
                 "iam:DeleteRole iam:GetRole iam:UpdateRole iam:UpdateAssumeRolePolicy "
                 "iam:DeleteRolePolicy iam:GetRolePolicy iam:ListRolePolicies "
-                "iam:ListAttachedRolePolicies iam:TagRole iam:UntagRole iam:PassRole"
+                "iam:ListAttachedRolePolicies iam:TagRole iam:UntagRole"
             ),
             roles,
+        ),
+        statement(
+            "PassRolesOnlyToThePlatformsServices",
+            "iam:PassRole",
+            roles,
+            Condition=aws.Condition(
+                aws.StringEquals("iam:PassedToService", passed_to_services(env))
+            ),
         ),
         statement(
             "RolesOnlyWithTheBoundary",

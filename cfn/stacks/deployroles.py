@@ -12,12 +12,15 @@ region. `Resource: "*"` appears only on actions that have no resource-level perm
 role is not named with the environment's prefix, so it cannot edit itself. It may create a
 `<project>-<env>-*` role, or give one a policy, only with the environment's permissions boundary
 (`cfn.stacks.bootstrap_boundary`): whatever template a deployer uploads, no role it makes can do
-more than the platform's roles need. The review's security section still flags every
+more than the platform's roles need; and it may pass one (`iam:PassRole`) only to the services
+the platform's roles are for (`iam:PassedToService`, same module), not to a Lambda function or
+an instance profile of that template. The review's security section still flags every
 broadening of a role before execute.
 
 The deployer policy (`deployer-<project>-<env>`, a managed policy CI's role can attach):
-change-set rights on this environment's stacks, `iam:PassRole` on the service role only,
-read/write on the artifacts prefix, and the read calls preflight, the review and status make.
+change-set rights on this environment's stacks, `iam:PassRole` on the service role only (to
+CloudFormation only), read/write on the artifacts prefix, and the read calls preflight, the
+review and status make.
 """
 
 from __future__ import annotations
