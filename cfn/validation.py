@@ -95,9 +95,21 @@ def check_service(where: str, s: Service) -> list[str]:
     for a in s.task_role_actions:
         if a.endswith(":*"):
             problems.append(f"{where}: task_role_actions entry {a!r} grants a whole service")
+        elif _passes_roles(a):
+            problems.append(
+                f"{where}: task_role_actions entry {a!r} would let the service's tasks pass "
+                "roles to other AWS services (iam:PassRole); the boundary and the service "
+                "role allow passing a role only to the services the platform uses: remove it"
+            )
     if s.task_role_actions and not s.task_role_resources:
         problems.append(f"{where}: task_role_actions needs task_role_resources (ARNs)")
     return problems + service_problems(where, s)
+
+
+def _passes_roles(action: str) -> bool:
+    """`action` (IAM's wildcards `*` and `?`, case-insensitive) matches iam:PassRole."""
+    pattern = re.escape(action.lower()).replace(r"\*", ".*").replace(r"\?", ".")
+    return re.fullmatch(pattern, "iam:passrole") is not None
 
 
 def _repository(where: str, repo: str) -> list[str]:

@@ -300,3 +300,25 @@ def test_a_bad_default_is_reported_once_for_the_defaults(raw):
     assert problems[0] == f"environment {env}: service_defaults: cpu must be an integer, got 'x'"
     assert problems[1].startswith(f"environment {env}: service_defaults: unknown field 'cpus'")
     assert len(problems) == 2
+
+
+@pytest.mark.parametrize("action", ["iam:PassRole", "iam:passrole", "iam:Pass*", "iam:*Role"])
+def test_task_role_may_not_pass_roles(raw, action):
+    """A task role that may pass roles would put an unconditioned iam:PassRole in the
+    environment's boundary: the service's tasks could hand a platform role to any service."""
+    s = raw["services"][0]
+    s["task_role_actions"] = ["s3:GetObject", action]
+    s["task_role_resources"] = ["arn:aws:s3:::reports/*"]
+    found = [p for p in problems_of(raw) if "task_role_actions" in p]
+    assert found == [
+        f"service {s['name']}: task_role_actions entry {action!r} would let the service's tasks "
+        "pass roles to other AWS services (iam:PassRole); the boundary and the service role "
+        "allow passing a role only to the services the platform uses: remove it"
+    ]
+
+
+def test_task_role_actions_near_pass_role_are_accepted(raw):
+    s = raw["services"][0]
+    s["task_role_actions"] = ["iam:GetRole", "iam:PassRoles", "s3:Pass*"]
+    s["task_role_resources"] = ["arn:aws:iam::123456789012:role/x"]
+    assert config.from_dict(raw).services[0].task_role_actions == tuple(s["task_role_actions"])
