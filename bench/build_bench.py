@@ -375,12 +375,13 @@ MEMORY = "  peak memory (PSS), build and lint workers together, of these runs"
 
 def measure_one(n_services: int) -> dict:
     """Cold build + lint of every environment of an n-service platform, in this process."""
-    from cfn import config, lint, render
+    from cfn import config, lint, lintfork, render
     from tests import scale
 
     raw = tomllib.loads(config.DEFAULT_CONFIG_PATH.read_text())
     started = time.perf_counter()
     platform_ = config.from_dict(scale.with_services(raw, n_services))
+    lintfork.prestart()  # as `cfn.build.run` does: cfn-lint loads in a fork during the render
     rendered = render.render(platform_)
     findings = lint.lint(rendered, cache_dir=None)
     seconds = time.perf_counter() - started

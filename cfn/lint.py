@@ -9,6 +9,9 @@ Speed, because the build runs on every save:
   enough of them to pay for the fork (on the 2-core machine here: 8 or more);
 - the garbage collector is paused while cfn-lint loads (what it loads lives as long as the
   process) and collects young garbage less often while linting;
+- a cold build forks a process that loads cfn-lint's rule set while the build renders, and
+  lints there; 2 to 7 templates with cfn-lint loaded are split between this process and one
+  fork (`cfn.lintfork`; `INSIGHTXI_LINT_FORK=0` turns both off, for debugging);
 - findings are cached per template under `.cache/lint/` (or `$INSIGHTXI_CACHE_DIR/lint`),
   keyed by a hash of the template's text, the arguments cfn-lint's configuration is built from
   (the same dict `_config` passes to `ConfigMixIn`), any `.cfnlintrc` cfn-lint would read, the
@@ -30,7 +33,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfn import paths
+from cfn import lintfork, paths
 from cfn.lintinputs import cfnlintrc, schema_stamp
 
 if TYPE_CHECKING:
@@ -214,7 +217,12 @@ def _lint_many(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list[d
     threshold = gc.get_threshold()
     gc.set_threshold(LINT_GC_THRESHOLD, *threshold[1:])
     try:
-        if jobs <= 1 or len(items) < PARALLEL_MIN_TEMPLATES:
+        if jobs <= 1 or len(items) < 2:
+            return dict(_lint_chunk(items))
+        if len(items) < PARALLEL_MIN_TEMPLATES:
+            # Too few to pay for a pool, enough for one fork (about 13 ms with cfn-lint loaded).
+            if lintfork.enabled():
+                return lintfork.lint_split(items, _lint_chunk)
             return dict(_lint_chunk(items))
         return _lint_forked(items, jobs)
     finally:
@@ -297,8 +305,13 @@ def lint(
                 results[i] = cached
                 continue
         todo.append((i, t.text, t.region))
-    if todo:
-        fresh = _lint_many(todo, jobs or default_jobs())
+    if not todo:
+        lintfork.stop()  # a lint parent started ahead has nothing to do
+    else:
+        jobs = jobs or default_jobs()
+        fresh = lintfork.lint_ahead(todo, jobs)
+        if fresh is None:  # none started ahead (or it failed): lint here
+            fresh = _lint_many(todo, jobs)
         for i, found in fresh.items():
             results[i] = found
             if cache_dir is not None:
