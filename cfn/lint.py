@@ -241,10 +241,12 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
     chunks = [ordered[k::n_chunks] for k in range(n_chunks)]
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+        jobs, mp_context=context, initializer=lintfork.die_with_parent, initargs=(os.getpid(),)
     )
     try:
-        found = {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
+        with lintfork.interrupt_after():  # the workers are forked here: see there
+            parts = pool.map(_lint_chunk, chunks)
+        found = {i: found for part in parts for i, found in part}
     except BaseException:
         # Ctrl-C can land while the pool starts its manager thread; waiting for that thread
         # then raises RuntimeError over the KeyboardInterrupt (a traceback, exit 1). Stop the
@@ -254,24 +256,6 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
         raise
     pool.shutdown(wait=True)
     return found
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a lint worker: end when the build's process ends. A build stopped by a signal it does
-    not handle (SIGTERM, SIGKILL) shuts no pool down, and a worker waiting for work would wait
-    for ever, keeping the build's output pipes open (a CI step that never ends). On Linux the
-    kernel sends SIGTERM to the worker when its parent dies; elsewhere this does nothing."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent was gone before the request was made
-        os._exit(1)
 
 
 def default_jobs() -> int:

@@ -11,7 +11,7 @@
 
 Either way the findings are those the process would have found itself (the same functions, on
 the same texts); a fork that fails or dies is replaced by linting in this process, silently (it
-prints nothing this process would not). A fork ends with its parent (`_die_with_parent`),
+prints nothing this process would not). A fork ends with its parent (`die_with_parent`),
 ignores Ctrl-C (its parent, interrupted, stops and reaps it) and is reaped on every path.
 `INSIGHTXI_LINT_FORK=0` turns both off (for debugging: everything runs as without this module).
 """
@@ -62,10 +62,25 @@ def _fork() -> int:
 
 def _in_child(parent: int) -> None:
     """First thing in a fork: Ctrl-C is the parent's to handle, and the fork ends with it."""
-    from cfn import lint
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lint._die_with_parent(parent)
+    die_with_parent(parent)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a lint worker: end when the build's process ends. A build stopped by a signal it does
+    not handle (SIGTERM, SIGKILL) shuts no pool down, and a worker waiting for work would wait
+    for ever, keeping the build's output pipes open (a CI step that never ends). On Linux the
+    kernel sends SIGTERM to the worker when its parent dies; elsewhere this does nothing."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent was gone before the request was made
+        os._exit(1)
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -82,18 +97,29 @@ def _read_all(fd: int) -> bytes:
 
 
 @contextlib.contextmanager
-def _no_interrupt() -> Iterator[None]:
-    """Ctrl-C held back (and raised after) while a fork is stopped and reaped."""
-    mask = {signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, mask)
+def interrupt_after() -> Iterator[None]:
+    """Ctrl-C held back while a process is forked or reaped, and raised after. Raised inside,
+    it would be lost in the fork's handlers (the logging module's print it as "Exception
+    ignored", and the build goes on), or leave a fork unreaped."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    came: list[int] = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, mask)
+        signal.signal(signal.SIGINT, handler)
+        if came and callable(handler):
+            handler(signal.SIGINT, None)
+        elif came and handler == signal.SIG_DFL:
+            raise KeyboardInterrupt
 
 
 def _reap(pid: int, stop: bool) -> None:
-    with _no_interrupt():
+    with interrupt_after():
         if stop:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -121,16 +147,17 @@ def prestart() -> None:
     req_r, req_w = os.pipe()
     res_r, res_w = os.pipe()
     parent = os.getpid()
-    pid = _fork()
-    if pid == 0:
-        try:
-            _close(req_w, res_r)
-            _in_child(parent)
-            _serve(req_r, res_w)
-        finally:
-            os._exit(1)  # never back into the build's code (nor its exit handlers)
-    _close(req_r, res_w)
-    _ahead = _Ahead(pid, req_w, res_r)
+    with interrupt_after():  # a Ctrl-C after: the build's `stop` reaps it
+        pid = _fork()
+        if pid == 0:
+            try:
+                _close(req_w, res_r)
+                _in_child(parent)
+                _serve(req_r, res_w)
+            finally:
+                os._exit(1)  # never back into the build's code (nor its exit handlers)
+        _close(req_r, res_w)
+        _ahead = _Ahead(pid, req_w, res_r)
 
 
 def _serve(requests: int, results: int) -> None:
@@ -154,13 +181,14 @@ def lint_ahead(todo: Items, jobs: int) -> Found | None:
         return None
     found = None
     try:
-        _write_all(ahead.requests, pickle.dumps((todo, jobs)))
-        _close(ahead.requests)
-        found = pickle.loads(_read_all(ahead.results))
-    except Exception:  # it died (broken pipe, truncated answer): lint here
-        found = None
+        with contextlib.suppress(Exception):  # it died (broken pipe, truncated answer)
+            try:
+                _write_all(ahead.requests, pickle.dumps((todo, jobs)))
+            finally:
+                _close(ahead.requests)  # the end of its to-do list
+            found = pickle.loads(_read_all(ahead.results))
     finally:
-        _close(ahead.requests, ahead.results)
+        _close(ahead.results)
         _reap(ahead.pid, stop=found is None)
     _loaded_ahead = found is not None
     return found
@@ -194,22 +222,29 @@ def lint_split(items: Items, lint_chunk: Callable[[Items], list[Any]]) -> Found:
     mine, theirs = halves(items)
     r, w = os.pipe()
     parent = os.getpid()
-    pid = _fork()
-    if pid == 0:
-        try:
-            os.close(r)
-            _in_child(parent)
-            _write_all(w, pickle.dumps(lint_chunk(theirs)))
-            os._exit(0)
-        finally:
-            os._exit(1)
-    os.close(w)
-    got = None
+    pid, got = 0, None
     try:
+        with interrupt_after():
+            pid = _fork()
+            if pid == 0:
+                _split_child(parent, r, w, lambda: lint_chunk(theirs))
+        _close(w)
+        w = -1
         found = dict(lint_chunk(mine))
         with contextlib.suppress(Exception):  # the fork died: its half is linted here
             got = dict(pickle.loads(_read_all(r)))
     finally:
-        _close(r)
-        _reap(pid, stop=got is None)
+        _close(r, *([w] if w >= 0 else []))
+        if pid:
+            _reap(pid, stop=got is None)
     return {**found, **(got if got is not None else dict(lint_chunk(theirs)))}
+
+
+def _split_child(parent: int, r: int, w: int, work: Callable[[], Any]) -> None:
+    try:
+        os.close(r)
+        _in_child(parent)
+        _write_all(w, pickle.dumps(work()))
+        os._exit(0)
+    finally:
+        os._exit(1)
