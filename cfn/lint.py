@@ -220,8 +220,9 @@ def _lint_many(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list[d
         if jobs <= 1 or len(items) < 2:
             return dict(_lint_chunk(items))
         if len(items) < PARALLEL_MIN_TEMPLATES:
-            # Too few to pay for a pool, enough for one fork (about 13 ms with cfn-lint loaded).
-            if lintfork.enabled():
+            # Too few to pay for a pool, enough for one fork (about 13 ms with cfn-lint loaded)
+            # when a core is idle to take it.
+            if lintfork.enabled() and lintfork.core_free():
                 return lintfork.lint_split(items, _lint_chunk)
             return dict(_lint_chunk(items))
         return _lint_forked(items, jobs)

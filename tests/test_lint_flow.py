@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -201,12 +202,18 @@ def test_a_split_batch_has_the_findings_of_a_serial_one(rendered, monkeypatch, t
         return lint_chunk(part)
 
     monkeypatch.setattr(lint, "_lint_chunk", chunk)
+    monkeypatch.setattr(lintfork, "core_free", lambda: True)  # the other core idle
     split = lint._lint_many(items, 2)
     assert split == serial and any(serial.values())
-    sides = dict(line.split() for line in log.read_text().splitlines()[-2:])
+    sides = dict(line.split() for line in log.read_text().splitlines())
     assert len(sides) == 2 and str(me) in sides  # half here, half in a fork
     assert sum(map(int, sides.values())) == n
     assert _forks_since(me, before) == set()
+    # Every core busy: all here, in one go.
+    log.unlink()
+    monkeypatch.setattr(lintfork, "core_free", lambda: False)
+    assert lint._lint_many(items, 2) == serial
+    assert log.read_text() == f"{me} {n}\n"
 
 
 def _forks_since(pid: int, before: set[int]) -> set[int]:
@@ -225,6 +232,24 @@ def test_a_split_whose_fork_dies_lints_its_half_here(rendered):
 
     assert lintfork.lint_split(items, chunk) == dict(lint._lint_chunk(items))
     assert _forks_since(me, before) == set()
+
+
+def test_a_core_is_free_when_fewer_tasks_run_than_there_are_cores(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    real_open = open
+
+    def loadavg(running: int):
+        def fake(path, *args, **kwargs):
+            if path == "/proc/loadavg":
+                return io.BytesIO(f"0.50 0.40 0.30 {running}/90 4242\n".encode())
+            return real_open(path, *args, **kwargs)
+
+        return fake
+
+    monkeypatch.setattr("builtins.open", loadavg(cores - 1))
+    assert lintfork.core_free()
+    monkeypatch.setattr("builtins.open", loadavg(cores))
+    assert not lintfork.core_free()
 
 
 def test_the_halves_are_balanced_by_size():
