@@ -103,11 +103,12 @@ def interrupt_after() -> Iterator[None]:
     ignored", and the build goes on), or leave a fork unreaped."""
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    handler = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or handler is None:
+        yield  # only the main thread sets handlers; None: one not set from Python
         return
     came: list[int] = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
+    signal.signal(signal.SIGINT, lambda signum, frame: came.append(signum))
     try:
         yield
     finally:
