@@ -216,9 +216,20 @@ def _inputs(config_path: Path, config_bytes: bytes | None, plan: _Plan) -> dict[
 
 def run(request: BuildRequest) -> BuildResult:
     """Build as asked; raise `BuildError` (or `config.ConfigError`) when it cannot."""
-    from cfn import config, docs, render
+    from cfn import lintfork
+
+    try:
+        return _run(request)
+    finally:
+        lintfork.stop()  # the lint parent started ahead, when the build ended before linting
+
+
+def _run(request: BuildRequest) -> BuildResult:
+    from cfn import config, docs, lintfork, render
 
     started = time.perf_counter()
+    if request.lint:
+        lintfork.prestart()  # cfn-lint loads in a fork while this process renders
     config_path = request.config_path or config.DEFAULT_CONFIG_PATH
     try:
         # Hashed before it is loaded: an edit while the build runs makes the stored result stale.

@@ -9,6 +9,9 @@ Speed, because the build runs on every save:
   enough of them to pay for the fork (on the 2-core machine here: 8 or more);
 - the garbage collector is paused while cfn-lint loads (what it loads lives as long as the
   process) and collects young garbage less often while linting;
+- a cold build forks a process that loads cfn-lint's rule set while the build renders, and
+  lints there; 2 to 7 templates with cfn-lint loaded are split between this process and one
+  fork (`cfn.lintfork`; `INSIGHTXI_LINT_FORK=0` turns both off, for debugging);
 - findings are cached per template under `.cache/lint/` (or `$INSIGHTXI_CACHE_DIR/lint`),
   keyed by a hash of the template's text, the arguments cfn-lint's configuration is built from
   (the same dict `_config` passes to `ConfigMixIn`), any `.cfnlintrc` cfn-lint would read, the
@@ -30,7 +33,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cfn import paths
+from cfn import lintfork, paths
 from cfn.lintinputs import cfnlintrc, schema_stamp
 
 if TYPE_CHECKING:
@@ -214,7 +217,13 @@ def _lint_many(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list[d
     threshold = gc.get_threshold()
     gc.set_threshold(LINT_GC_THRESHOLD, *threshold[1:])
     try:
-        if jobs <= 1 or len(items) < PARALLEL_MIN_TEMPLATES:
+        if jobs <= 1 or len(items) < 2:
+            return dict(_lint_chunk(items))
+        if len(items) < PARALLEL_MIN_TEMPLATES:
+            # Too few to pay for a pool, enough for one fork (about 13 ms with cfn-lint loaded)
+            # when a core is idle to take it.
+            if lintfork.enabled() and lintfork.core_free():
+                return lintfork.lint_split(items, _lint_chunk)
             return dict(_lint_chunk(items))
         return _lint_forked(items, jobs)
     finally:
@@ -233,10 +242,12 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
     chunks = [ordered[k::n_chunks] for k in range(n_chunks)]
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_die_with_parent, initargs=(os.getpid(),)
+        jobs, mp_context=context, initializer=lintfork.die_with_parent, initargs=(os.getpid(),)
     )
     try:
-        found = {i: found for part in pool.map(_lint_chunk, chunks) for i, found in part}
+        with lintfork.interrupt_after():  # the workers are forked here: see there
+            parts = pool.map(_lint_chunk, chunks)
+        found = {i: found for part in parts for i, found in part}
     except BaseException:
         # Ctrl-C can land while the pool starts its manager thread; waiting for that thread
         # then raises RuntimeError over the KeyboardInterrupt (a traceback, exit 1). Stop the
@@ -246,24 +257,6 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
         raise
     pool.shutdown(wait=True)
     return found
-
-
-def _die_with_parent(parent: int) -> None:
-    """In a lint worker: end when the build's process ends. A build stopped by a signal it does
-    not handle (SIGTERM, SIGKILL) shuts no pool down, and a worker waiting for work would wait
-    for ever, keeping the build's output pipes open (a CI step that never ends). On Linux the
-    kernel sends SIGTERM to the worker when its parent dies; elsewhere this does nothing."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent was gone before the request was made
-        os._exit(1)
 
 
 def default_jobs() -> int:
@@ -297,8 +290,13 @@ def lint(
                 results[i] = cached
                 continue
         todo.append((i, t.text, t.region))
-    if todo:
-        fresh = _lint_many(todo, jobs or default_jobs())
+    if not todo:
+        lintfork.stop()  # a lint parent started ahead has nothing to do
+    else:
+        jobs = jobs or default_jobs()
+        fresh = lintfork.lint_ahead(todo, jobs)
+        if fresh is None:  # none started ahead (or it failed): lint here
+            fresh = _lint_many(todo, jobs)
         for i, found in fresh.items():
             results[i] = found
             if cache_dir is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cfn import build, summary
+from cfn import build, lintfork, summary
 from cfn.cli.common import EXIT_INTERRUPTED, EXIT_OK, err, handle_errors
 from cfn.fsutil import WriteError, atomic_write
 
@@ -242,7 +242,7 @@ def main() -> None:
     environ = dict(os.environ)
     argv = sys.argv[1:]
     status = run(argv)
-    if "cfnlint" in sys.modules:
+    if lintfork.cfnlint_loaded():  # here, or in the lint parent it started (cfn.lintfork)
         # This process paid for loading cfn-lint: keep a process with it loaded for the next.
         from cfn import buildserver
 
