@@ -180,9 +180,11 @@ def _rule_sets() -> list[Any]:
 def patches() -> list[Any]:
     """Every patch, in the order they are applied (removed in the reverse order)."""
     from cfn import (
+        lintpatch_conditions,
         lintpatch_context,
         lintpatch_create,
         lintpatch_decode,
+        lintpatch_enum,
         lintpatch_filter,
         lintpatch_regex,
         lintpatch_resolver,
@@ -199,6 +201,8 @@ def patches() -> list[Any]:
         *lintpatch_template.PATCHES,
         *lintpatch_filter.PATCHES,
         *lintpatch_decode.PATCHES,
+        *lintpatch_enum.PATCHES,
+        *lintpatch_conditions.PATCHES,
     ]
 
 

@@ -80,12 +80,16 @@ def _maker(cls: type, names: tuple[str, ...]) -> Callable[[Any, dict[str, Any]],
     fields `self` has, `changes` applied; by `cls(**...)` itself when it could differ (an
     unknown name, a subclass)."""
     known = frozenset(names)
+    count = len(names)
     new = object.__new__
     set_attribute = object.__setattr__
 
     def make(self: Any, changes: dict[str, Any]) -> Any:
         own = self.__dict__
-        if self.__class__ is not cls or own.keys() != known or not known.issuperset(changes):
+        # Every field is in the dictionary (`__init__` set each; a frozen dataclass refuses a
+        # `del`, cfn-lint deletes none): the same count means nothing else is (a cached
+        # property's answer, say).
+        if self.__class__ is not cls or len(own) != count or not known.issuperset(changes):
             for name in names:
                 if name not in changes:
                     changes[name] = getattr(self, name)
