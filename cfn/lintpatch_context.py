@@ -9,7 +9,8 @@ through the frozen dataclass's `__init__`, which sets each of the (sixteen) fiel
 
 - read the field names once, when the patch is applied (a class's fields never change);
 - give the copy a dictionary that is the instance's (when it holds exactly the fields, in the
-  order the generated `__init__` set them) with the changes applied: what the generated
+  order the generated `__init__` set them: as many entries as fields, since `__init__` set
+  each field and a frozen dataclass refuses a `del`) with the changes applied: what the generated
   `__init__` makes, for a class whose `__init__` is that and nothing else (checked when the
   patch is applied: no `__post_init__`, no init-only variable, no field that is not an init
   argument, no descriptor or slot); for a subclass, an unknown argument or an instance with

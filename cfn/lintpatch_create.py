@@ -19,9 +19,12 @@
    A class's fields never change, so each class's evolve reads them once; and when the class's
    `__init__` is the generated one and its `__post_init__` the one we read, the copy gets what
    they would set: the instance's dictionary (when it holds exactly the fields, in field
-   order) with the changes, each non-argument field from its default factory, and no call
-   when neither context nor resolver is None (the only case `__post_init__` acts on).
-   Anything else goes through the constructor as before. (Upstream: a tuple of field names
+   order: as many entries as fields, since `__init__` set every field and cfn-lint deletes
+   none) with the changes, each non-argument field what its default factory returns (read
+   without the call for `lambda: x` of a cell of `create`'s, which `create` sets once, or of
+   a module global, read at each copy), and no call when neither context nor resolver is None
+   (the only case `__post_init__` acts on). Anything else goes through the constructor as
+   before. (Upstream: a tuple of field names
    and a `__replace__`-style copy.)
 
 Both replace `create` (the second wraps it so that every class it returns, and the two module
@@ -165,6 +168,8 @@ def fast_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
     cells, global_reads, others = factory_reads(
         (f.name, f.default_factory) for f in fields if not f.init
     )
+    # A cell of `create`'s: its code (read, by digest) sets it once, before making the class.
+    constants = {name: cell.cell_contents for name, cell in cells}
     plain = _plain_init(cls)
     new, set_attribute = object.__new__, object.__setattr__
 
@@ -177,8 +182,7 @@ def fast_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
             values = own.copy()  # every field, in the order `__init__` set them
             values.update(kwargs)
             # What the default factories return, as `__init__` sets them.
-            for name, cell in cells:
-                values[name] = cell.cell_contents
+            values.update(constants)
             for name, space, variable in global_reads:
                 values[name] = space[variable]
             for name, factory in others:

@@ -35,6 +35,7 @@ NAMES = [
     "template-deep-keys",
     "template-getatts",
     "filter-once",
+    "filter-schemas",
     "str-node-init",
     "yaml-map",
     "enum-set",
@@ -71,6 +72,7 @@ def _target(name: str) -> tuple[Any, str]:
         "resolver-caches": (RefResolver, "__post_init__"),
         "template-deep-keys": (template.Template, "search_deep_keys"),
         "filter-once": (FunctionFilter, "filter"),
+        "filter-schemas": (FunctionFilter, "_filter_schemas"),
         "str-node-init": (node.str_node, "__init__"),
         "yaml-map": (cfn_yaml.NodeConstructor, "construct_yaml_map"),
         "template-getatts": (template.Template, "get_valid_getatts"),
@@ -831,3 +833,69 @@ def test_a_value_without_fn_if_gets_its_scenario_without_a_search(plain, monkeyp
         assert _scenarios({"A": {"Fn::If": ["IsProd", "x", "y"]}}) and searched  # cfn-lint's
     finally:
         monkeypatch.undo()  # before `plain` applies the patches again
+
+
+# -- filter-schemas: a schema split as cfn-lint splits it --------------------------------------
+
+_schema_keys = st.sampled_from(
+    [
+        "required",
+        "minItems",
+        "if",
+        "then",
+        "else",
+        "uniqueItems",
+        "dependencies",
+        "type",
+        "properties",
+        "items",
+        "cfnLint",
+        "additionalProperties",
+        "patternProperties",
+        "$ref",
+        "enum",
+        "maxLength",
+        "x",
+    ]
+)
+_schema_values = st.one_of(
+    st.sampled_from(["object", "array", "string", "E1", ["E2"], ("E3",), {}]),
+    st.lists(st.sampled_from(["object", "array", "string", "E4"]), max_size=3),
+)
+
+
+def _split(schema: dict[str, Any], filters: list[Any], paths: list[Any]) -> list[Any]:
+    from types import SimpleNamespace
+
+    found = []
+    for function_filter in filters:
+        for path in paths:
+            validator = SimpleNamespace(context=SimpleNamespace(path=path))
+            found.append(repr(function_filter._filter_schemas(schema, validator)))
+    found.append(schema)  # left as it was
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_schema_keys, _schema_values, max_size=6))
+def test_a_schema_is_split_as_cfn_lint_splits_it(schema):
+    from cfnlint.context.context import Path
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    other = FunctionFilter()
+    other.group_functions = ["type", "items"]  # not cfn-lint's names: looked up in this list
+    filters = [FunctionFilter(), FunctionFilter(add_cfn_lint_keyword=False), other]
+    paths = [
+        Path(),
+        Path().descend(path="Resources", cfn_path="Resources").descend(path="A", cfn_path="B"),
+        Path().descend(path="Fn::If"),
+    ]
+    patch = next(p for p in lintpatch.patches() if p.name == "filter-schemas")
+    patch.uninstall()
+    without = _split(schema, filters, paths)
+    try:
+        assert patch.install()
+        assert _split(schema, filters, paths) == without
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
