@@ -8,6 +8,8 @@ through the frozen dataclass's `__init__`, which sets each of the (sixteen) fiel
 `object.__setattr__`. The replacements
 
 - read the field names once, when the patch is applied (a class's fields never change);
+- append to a copy of a path's deque instead of adding a one-item deque to it (the same new
+  deque: `deque + deque` copies the first, maxlen kept, and extends it);
 - give the copy a dictionary that is the instance's (when it holds exactly the fields, in the
   order the generated `__init__` set them: as many entries as fields, since `__init__` set
   each field and a frozen dataclass refuses a `del`) with the changes applied: what the generated
@@ -139,10 +141,15 @@ def _path_descend(original: Callable[..., Any]) -> Callable[..., Any] | None:
         elif isinstance(kwargs.get("cfn_path"), int):
             raise ValueError(f"{kwargs['cfn_path']!r} cannot be an integer")
         for name in names:
-            if kwargs.get(name) is not None:
-                kwargs[name] = getattr(self, name) + deque([kwargs[name]])
+            part = getattr(self, name)
+            added = kwargs.get(name)
+            if added is None:
+                kwargs[name] = part
+            elif type(part) is deque:  # `part + deque([added])`, without the one-item deque
+                kwargs[name] = extended = part.copy()
+                extended.append(added)
             else:
-                kwargs[name] = getattr(self, name)
+                kwargs[name] = part + deque([added])
         return make(self, kwargs)
 
     return descend
