@@ -13,8 +13,10 @@ The patches, by module: `lintpatch_create` (validator classes reused, validator 
 template), `lintpatch_rules` (E1101's keyword index, `Rules.run`, `extend_validator`),
 `lintpatch_regex` (patterns compiled once), `lintpatch_resolver` (a schema's ids searched once,
 a resolver's caches made at first use), `lintpatch_template` (a template's keys found in one
-walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tests made once),
-`lintpatch_decode` (the decoder's strings and mappings made with less work). Each module's
+walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tests made once,
+a schema's keywords split with a set), `lintpatch_decode` (the decoder's strings and mappings
+made with less work), `lintpatch_enum` (a string looked up in a set of an enum's values),
+`lintpatch_conditions` (a value with no `Fn::If`: its one scenario without a search). Each module's
 docstring says what its patches change, why the findings stay the same, and the upstream change
 it stands for.
 
@@ -180,9 +182,11 @@ def _rule_sets() -> list[Any]:
 def patches() -> list[Any]:
     """Every patch, in the order they are applied (removed in the reverse order)."""
     from cfn import (
+        lintpatch_conditions,
         lintpatch_context,
         lintpatch_create,
         lintpatch_decode,
+        lintpatch_enum,
         lintpatch_filter,
         lintpatch_regex,
         lintpatch_resolver,
@@ -199,6 +203,8 @@ def patches() -> list[Any]:
         *lintpatch_template.PATCHES,
         *lintpatch_filter.PATCHES,
         *lintpatch_decode.PATCHES,
+        *lintpatch_enum.PATCHES,
+        *lintpatch_conditions.PATCHES,
     ]
 
 

@@ -8,8 +8,11 @@ through the frozen dataclass's `__init__`, which sets each of the (sixteen) fiel
 `object.__setattr__`. The replacements
 
 - read the field names once, when the patch is applied (a class's fields never change);
+- append to a copy of a path's deque instead of adding a one-item deque to it (the same new
+  deque: `deque + deque` copies the first, maxlen kept, and extends it);
 - give the copy a dictionary that is the instance's (when it holds exactly the fields, in the
-  order the generated `__init__` set them) with the changes applied: what the generated
+  order the generated `__init__` set them: as many entries as fields, since `__init__` set
+  each field and a frozen dataclass refuses a `del`) with the changes applied: what the generated
   `__init__` makes, for a class whose `__init__` is that and nothing else (checked when the
   patch is applied: no `__post_init__`, no init-only variable, no field that is not an init
   argument, no descriptor or slot); for a subclass, an unknown argument or an instance with
@@ -80,12 +83,16 @@ def _maker(cls: type, names: tuple[str, ...]) -> Callable[[Any, dict[str, Any]],
     fields `self` has, `changes` applied; by `cls(**...)` itself when it could differ (an
     unknown name, a subclass)."""
     known = frozenset(names)
+    count = len(names)
     new = object.__new__
     set_attribute = object.__setattr__
 
     def make(self: Any, changes: dict[str, Any]) -> Any:
         own = self.__dict__
-        if self.__class__ is not cls or own.keys() != known or not known.issuperset(changes):
+        # Every field is in the dictionary (`__init__` set each; a frozen dataclass refuses a
+        # `del`, cfn-lint deletes none): the same count means nothing else is (a cached
+        # property's answer, say).
+        if self.__class__ is not cls or len(own) != count or not known.issuperset(changes):
             for name in names:
                 if name not in changes:
                     changes[name] = getattr(self, name)
@@ -134,10 +141,15 @@ def _path_descend(original: Callable[..., Any]) -> Callable[..., Any] | None:
         elif isinstance(kwargs.get("cfn_path"), int):
             raise ValueError(f"{kwargs['cfn_path']!r} cannot be an integer")
         for name in names:
-            if kwargs.get(name) is not None:
-                kwargs[name] = getattr(self, name) + deque([kwargs[name]])
+            part = getattr(self, name)
+            added = kwargs.get(name)
+            if added is None:
+                kwargs[name] = part
+            elif type(part) is deque:  # `part + deque([added])`, without the one-item deque
+                kwargs[name] = extended = part.copy()
+                extended.append(added)
             else:
-                kwargs[name] = getattr(self, name)
+                kwargs[name] = part + deque([added])
         return make(self, kwargs)
 
     return descend

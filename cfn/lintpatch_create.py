@@ -19,9 +19,12 @@
    A class's fields never change, so each class's evolve reads them once; and when the class's
    `__init__` is the generated one and its `__post_init__` the one we read, the copy gets what
    they would set: the instance's dictionary (when it holds exactly the fields, in field
-   order) with the changes, each non-argument field from its default factory, and no call
-   when neither context nor resolver is None (the only case `__post_init__` acts on).
-   Anything else goes through the constructor as before. (Upstream: a tuple of field names
+   order: as many entries as fields, since `__init__` set every field and cfn-lint deletes
+   none) with the changes, each non-argument field what its default factory returns (read
+   without the call for `lambda: x` of a cell of `create`'s, which `create` sets once, or of
+   a module global, read at each copy), and no call when neither context nor resolver is None
+   (the only case `__post_init__` acts on). Anything else goes through the constructor as
+   before. (Upstream: a tuple of field names
    and a `__replace__`-style copy.)
 
 Both replace `create` (the second wraps it so that every class it returns, and the two module
@@ -31,7 +34,9 @@ whenever either is applied or removed.
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
+import dis
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -125,6 +130,33 @@ def _plain_init(cls: Any) -> bool:
     )
 
 
+def factory_reads(factories: Any) -> tuple[Any, Any, Any]:
+    """The default factories of a class's non-argument fields, split into what they return
+    without being called: `lambda: x` of a closure's variable (its cell) or of a module's global
+    (that module's dictionary and the name), and the rest (called)."""
+    cells, global_reads, others = [], [], []
+    for name, factory in factories:
+        code = getattr(factory, "__code__", None)
+        steps = [
+            i
+            for i in (dis.get_instructions(code) if code is not None else ())
+            if i.opname not in ("RESUME", "COPY_FREE_VARS", "NOP")
+        ]
+        shape = [i.opname for i in steps]
+        if shape == ["LOAD_DEREF", "RETURN_VALUE"] and not code.co_cellvars:
+            cells.append((name, factory.__closure__[code.co_freevars.index(steps[0].argval)]))
+        elif (
+            shape == ["LOAD_GLOBAL", "RETURN_VALUE"]
+            and not steps[0].arg & 1  # no NULL pushed: a plain load
+            and steps[0].argval in factory.__globals__
+            and not hasattr(builtins, steps[0].argval)
+        ):
+            global_reads.append((name, factory.__globals__, steps[0].argval))
+        else:
+            others.append((name, factory))
+    return tuple(cells), tuple(global_reads), tuple(others)
+
+
 def fast_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
     """`original` (one class's `Validator.evolve`), with the class's fields read once; the copy
     is made as its `__init__` would make it, without the call (see `_plain_init`)."""
@@ -132,18 +164,28 @@ def fast_evolve(original: Callable[..., Any]) -> Callable[..., Any]:
     fields = dataclasses.fields(cls)
     names = tuple(f.name for f in fields if f.init)
     init_names = frozenset(names)
-    every_name = frozenset(f.name for f in fields)
-    factories = tuple((f.name, f.default_factory) for f in fields if not f.init)
+    field_count = len(fields)
+    cells, global_reads, others = factory_reads(
+        (f.name, f.default_factory) for f in fields if not f.init
+    )
+    # A cell of `create`'s: its code (read, by digest) sets it once, before making the class.
+    constants = {name: cell.cell_contents for name, cell in cells}
     plain = _plain_init(cls)
     new, set_attribute = object.__new__, object.__setattr__
 
     def evolve(self: Any, **kwargs: Any) -> Any:
         own = self.__dict__
-        same = plain and self.__class__ is cls and own.keys() == every_name
+        # Every field is in the dictionary (`__init__` set each; cfn-lint deletes none): the
+        # same count means nothing else is.
+        same = plain and self.__class__ is cls and len(own) == field_count
         if same and init_names.issuperset(kwargs):
             values = own.copy()  # every field, in the order `__init__` set them
             values.update(kwargs)
-            for name, factory in factories:  # as `__init__` sets them
+            # What the default factories return, as `__init__` sets them.
+            values.update(constants)
+            for name, space, variable in global_reads:
+                values[name] = space[variable]
+            for name, factory in others:
                 values[name] = factory()
             if values["context"] is not None and values["resolver"] is not None:
                 made = new(cls)  # `__post_init__` would change nothing

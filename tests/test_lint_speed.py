@@ -29,8 +29,8 @@ FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 def _break(template: dict[str, Any]) -> dict[str, Any]:
     """The template with a few errors of the kinds cfn-lint's schema checks report: a wrong type,
     an unknown property, a missing required property, a Ref and a GetAtt to nothing, an unknown
-    condition, property values of the wrong kind, too long, out of range, unresolvable; each on a
-    different resource."""
+    condition, property values of the wrong kind, too long, out of range, unresolvable, not in
+    their enums, under conditions; each on a different resource."""
     t = copy.deepcopy(template)
     resources = list(t["Resources"].values())
     first = next(iter(t["Resources"]))
@@ -52,10 +52,25 @@ def _break(template: dict[str, Any]) -> dict[str, Any]:
             r, lambda v: {"Fn::Sub": "${NoSuchVariable}"} if isinstance(v, str) else "many"
         ),
         lambda r: _each_scalar(r, lambda v: {"Fn::GetAtt": [first, "NoSuchAttribute"]}),
+        # Values out of their enums (and strings CloudFormation reads as booleans); values
+        # under conditions, known, unknown and ill-formed, with AWS::NoValue in them.
+        lambda r: _each_scalar(r, lambda v: "NotOneOfThem" if isinstance(v, str) else "false"),
+        lambda r: _each_scalar(r, lambda v: "True" if isinstance(v, str) else "no"),
+        lambda r: _each_property(r, lambda v: {"Fn::If": ["IsProd", v, {"Ref": "AWS::NoValue"}]}),
+        lambda r: _each_property(
+            r, lambda v: [{"Fn::If": ["NoSuchCondition", v, v]}, {"Fn::If": ["IsProd", v]}]
+        ),
     ]
+    t["Conditions"] = {"IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}}
     for resource, mutate in zip(resources, mutations, strict=False):
         mutate(resource)
     return t
+
+
+def _each_property(resource: dict[str, Any], new: Any) -> None:
+    """Each top-level property of the resource replaced by `new(value)`."""
+    properties = resource.get("Properties", {})
+    resource["Properties"] = {k: new(v) for k, v in properties.items()}
 
 
 def _each_scalar(resource: dict[str, Any], new: Any) -> None:

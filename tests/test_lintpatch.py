@@ -11,6 +11,8 @@ from importlib import metadata
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cfn import lint, lintpatch
 from tests.test_lint_speed import _findings, corpus  # noqa: F401 (a fixture)
@@ -33,16 +35,21 @@ NAMES = [
     "template-deep-keys",
     "template-getatts",
     "filter-once",
+    "filter-schemas",
     "str-node-init",
     "yaml-map",
+    "enum-set",
+    "conditions-none",
 ]
+CODE_PATCHES = {"enum-set"}  # they replace the code of cfn-lint's function object, not the object
 
 
 def _target(name: str) -> tuple[Any, str]:
     """Where the patch `name` puts its function: (class or module, attribute)."""
     from cfnlint.context import context
+    from cfnlint.context.conditions._conditions import Conditions
     from cfnlint.decode import cfn_yaml, node
-    from cfnlint.jsonschema import validators
+    from cfnlint.jsonschema import _keywords, validators
     from cfnlint.jsonschema._filter import FunctionFilter
     from cfnlint.rules import _rules
     from cfnlint.rules.jsonschema.Base import BaseJsonSchema
@@ -65,16 +72,21 @@ def _target(name: str) -> tuple[Any, str]:
         "resolver-caches": (RefResolver, "__post_init__"),
         "template-deep-keys": (template.Template, "search_deep_keys"),
         "filter-once": (FunctionFilter, "filter"),
+        "filter-schemas": (FunctionFilter, "_filter_schemas"),
         "str-node-init": (node.str_node, "__init__"),
         "yaml-map": (cfn_yaml.NodeConstructor, "construct_yaml_map"),
         "template-getatts": (template.Template, "get_valid_getatts"),
         "context-module-names": (context.Context, "module_names"),
+        "enum-set": (_keywords, "enum"),
+        "conditions-none": (Conditions, "evolve_from_instance"),
     }[name]
 
 
 def _current(name: str) -> Any:
+    """What the patch `name` replaces: a function (or cached property), or a function's code."""
     owner, attribute = _target(name)
-    return owner.__dict__[attribute]
+    found = owner.__dict__[attribute]
+    return found.__code__ if name in CODE_PATCHES else found
 
 
 @pytest.fixture
@@ -94,13 +106,21 @@ def test_every_patch_is_tested_here():
 @pytest.mark.parametrize("name", NAMES)
 def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain):
     original = _current(name)
-    read = getattr(original, "func", original)  # a cached property: its function
-    assert getattr(read, "__module__", read.__name__).startswith(("cfnlint", "CfnLint", "regex"))
+    if name in CODE_PATCHES:
+        assert "/cfnlint/" in original.co_filename
+    else:
+        read = getattr(original, "func", original)  # a cached property: its function
+        module = getattr(read, "__module__", read.__name__)
+        assert module.startswith(("cfnlint", "CfnLint", "regex"))
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
-    assert patched is not original and patched.__module__.startswith("cfn.lintpatch")
-    assert inspect.unwrap(patched) is original
+    assert patched is not original
+    if name in CODE_PATCHES:
+        assert patched.co_filename.endswith(f"cfn/lintpatch_{name.split('-')[0]}.py")
+    else:
+        assert patched.__module__.startswith("cfn.lintpatch")
+        assert inspect.unwrap(patched) is original
     lintpatch.remove()
     assert _current(name) is original and lintpatch.applied() == set()
 
@@ -172,6 +192,7 @@ def test_a_patch_leaves_a_function_it_was_not_written_against_alone(name, plain)
     try:
         lintpatch.apply()
         assert owner.__dict__[attribute] is changed
+        assert changed.__code__.co_filename == __file__  # its code left alone too
         lintpatch.remove()
     finally:
         setattr(owner, attribute, original)
@@ -647,3 +668,234 @@ def test_a_resolver_s_caches_are_made_at_first_use_and_answer_as_cfn_lint_s(plai
     assert fresh._urljoin_cache is resolver._urljoin_cache  # one cache of urljoin for all
     assert type(fresh._cache_cfn_pointer).__name__ == "CacheAtFirstCall"
     assert fresh._cache_cfn_pointer("/definitions") == fresh.resolve_cfn_pointer("/definitions")
+
+
+# -- enum-set: the enum keyword's answers and errors, with and without the patch ---------------
+
+BOOLEAN_LIKE = ["true", "false", "True", "FALSE", "tRuE", "0", "1", "5", "None", "", "x", "X"]
+
+
+def _str_node(text: str) -> Any:
+    from cfnlint.decode.node import Mark, str_node
+
+    return str_node(text, Mark(1, 2), Mark(1, 3))
+
+
+_words = st.one_of(st.sampled_from(BOOLEAN_LIKE), st.text(max_size=6))
+_enum_values = st.one_of(
+    _words,
+    _words.map(_str_node),
+    st.integers(-3, 7),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, width=16),
+    st.lists(_words, max_size=2),
+)
+_instances = st.one_of(
+    _words,
+    _words.map(_str_node),
+    st.integers(-3, 7),
+    st.booleans(),
+    st.floats(allow_nan=False, width=16),
+    st.dictionaries(_words, _words, max_size=1),
+)
+
+
+def _enum_errors(enums: list[Any], instance: Any) -> list[tuple[str, str]]:
+    from cfnlint.jsonschema import _keywords
+
+    return [(type(e).__name__, e.message) for e in _keywords.enum(None, enums, instance, {})]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_enum_values, max_size=6), _instances)
+def test_the_enum_set_answers_as_cfn_lint_s_comparison(enums, instance):
+    patch = next(p for p in lintpatch.patches() if p.name == "enum-set")
+    patch.uninstall()
+    without = _enum_errors(enums, instance)
+    try:
+        assert patch.install()
+        assert _enum_errors(enums, instance) == without
+        assert _enum_errors(list(enums), instance) == without  # an equal list: a kept set
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
+
+
+def test_the_enum_set_finds_a_string_without_comparing_each_value(plain, monkeypatch):
+    from cfnlint.jsonschema import _keywords
+
+    regions = [f"xx-region-{n}" for n in range(100)]
+    assert lintpatch.apply(["enum-set"])
+    compared: list[Any] = []
+    real_equal = _keywords.equal
+    monkeypatch.setattr(_keywords, "equal", lambda a, b: compared.append(a) or real_equal(a, b))
+    try:
+        assert _enum_errors(regions, _str_node("xx-region-42")) == []
+        assert _enum_errors(regions, "no-region") == [
+            ("ValidationError", f"'no-region' is not one of {regions!r}")
+        ]
+        assert _enum_errors([*regions, False], "anything") == []  # a string is "false"
+        assert compared == []
+        assert _enum_errors(regions, 42) != [] and compared  # not a string: cfn-lint's code
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+# -- conditions-none: scenarios of values with and without Fn::If -------------------------------
+
+_leaves = st.one_of(
+    st.sampled_from(["a", "b", 1, True, None]),
+    st.just({"Ref": "AWS::NoValue"}),
+    st.just({"Ref": "Bucket"}),
+)
+
+
+def _with_ifs(children: Any) -> Any:
+    names = st.sampled_from(["IsProd", "IsDev", "NoSuchCondition"])
+    return st.one_of(
+        st.lists(children, max_size=3),
+        st.dictionaries(st.sampled_from(["A", "B", "Fn::If", "Ref"]), children, max_size=3),
+        st.tuples(names, children, children).map(lambda t: {"Fn::If": list(t)}),
+        st.tuples(names, children).map(lambda t: {"Fn::If": list(t)}),  # not three arguments
+    )
+
+
+_values = st.recursive(_leaves, _with_ifs, max_leaves=12)
+
+
+def _shape(value: Any) -> Any:
+    """A value with its containers' types and marks, to compare copies by."""
+    marks = (repr(getattr(value, "start_mark", None)), repr(getattr(value, "end_mark", None)))
+    if isinstance(value, dict):
+        return (type(value).__name__, marks, [(k, _shape(v)) for k, v in value.items()])
+    if isinstance(value, list):
+        return (type(value).__name__, marks, [_shape(v) for v in value])
+    return (type(value).__name__, value)
+
+
+def _scenarios(value: Any) -> list[Any]:
+    from cfnlint.template.template import Template
+
+    template = Template(
+        None,
+        {
+            "Conditions": {
+                "IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]},
+                "IsDev": {"Fn::Not": [{"Condition": "IsProd"}]},
+            },
+            "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}},
+        },
+        ["eu-west-1"],
+    )
+    context = template.context.evolve(functions=["Fn::If", "Ref"])
+    found = context.conditions.evolve_from_instance(value, context=context)
+    return [(_shape(v), c.status, c is context.conditions) for v, c in found]
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values)
+def test_the_scenarios_of_a_value_are_cfn_lint_s(value):
+    from cfnlint.context.conditions._utils import get_conditions_from_property
+
+    from cfn.lintpatch_conditions import reaches_if
+
+    if not reaches_if(value):
+        assert get_conditions_from_property(value) == set()
+    patch = next(p for p in lintpatch.patches() if p.name == "conditions-none")
+    patch.uninstall()
+    without = _scenarios(value)
+    try:
+        assert patch.install()
+        assert _scenarios(value) == without
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
+
+
+def test_a_value_without_fn_if_gets_its_scenario_without_a_search(plain, monkeypatch):
+    from cfnlint.context.conditions import _conditions
+
+    value = {"A": [{"Ref": "AWS::NoValue"}, "x"], "B": {"Ref": "AWS::NoValue"}, "C": "c"}
+    assert lintpatch.apply(["conditions-none"])
+    searched: list[Any] = []
+    search = _conditions.get_conditions_from_property
+    monkeypatch.setattr(
+        _conditions, "get_conditions_from_property", lambda v: searched.append(v) or search(v)
+    )
+    try:
+        found = _scenarios(value)
+        assert searched == [] and len(found) == 1 and found[0][2]
+        assert found[0][0][2] == [
+            ("A", ("list_node", found[0][0][2][0][1][1], [("str", "x")])),
+            ("C", ("str", "c")),
+        ]
+        assert _scenarios({"A": {"Fn::If": ["IsProd", "x", "y"]}}) and searched  # cfn-lint's
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
+
+
+# -- filter-schemas: a schema split as cfn-lint splits it --------------------------------------
+
+_schema_keys = st.sampled_from(
+    [
+        "required",
+        "minItems",
+        "if",
+        "then",
+        "else",
+        "uniqueItems",
+        "dependencies",
+        "type",
+        "properties",
+        "items",
+        "cfnLint",
+        "additionalProperties",
+        "patternProperties",
+        "$ref",
+        "enum",
+        "maxLength",
+        "x",
+    ]
+)
+_schema_values = st.one_of(
+    st.sampled_from(["object", "array", "string", "E1", ["E2"], ("E3",), {}]),
+    st.lists(st.sampled_from(["object", "array", "string", "E4"]), max_size=3),
+)
+
+
+def _split(schema: dict[str, Any], filters: list[Any], paths: list[Any]) -> list[Any]:
+    from types import SimpleNamespace
+
+    found = []
+    for function_filter in filters:
+        for path in paths:
+            validator = SimpleNamespace(context=SimpleNamespace(path=path))
+            found.append(repr(function_filter._filter_schemas(schema, validator)))
+    found.append(schema)  # left as it was
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_schema_keys, _schema_values, max_size=6))
+def test_a_schema_is_split_as_cfn_lint_splits_it(schema):
+    from cfnlint.context.context import Path
+    from cfnlint.jsonschema._filter import FunctionFilter
+
+    other = FunctionFilter()
+    other.group_functions = ["type", "items"]  # not cfn-lint's names: looked up in this list
+    filters = [FunctionFilter(), FunctionFilter(add_cfn_lint_keyword=False), other]
+    paths = [
+        Path(),
+        Path().descend(path="Resources", cfn_path="Resources").descend(path="A", cfn_path="B"),
+        Path().descend(path="Fn::If"),
+    ]
+    patch = next(p for p in lintpatch.patches() if p.name == "filter-schemas")
+    patch.uninstall()
+    without = _split(schema, filters, paths)
+    try:
+        assert patch.install()
+        assert _split(schema, filters, paths) == without
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
