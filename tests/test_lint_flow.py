@@ -359,3 +359,47 @@ def test_a_build_that_fails_before_linting_stops_the_lint_parent(tmp_path):
     )
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout.splitlines()[-1] == "[]"  # no child: stopped and reaped
+
+
+# A build in a process that cannot fork (EAGAIN: the user's process limit, say): with the lint
+# parent and the split, as without them. Neither worked then, so a fork is never needed.
+NO_FORK_SCRIPT = textwrap.dedent(
+    """
+    import errno, os, sys
+    from cfn import lintfork
+    from cfn.cli import build
+
+    def no_fork():
+        with open(os.environ["FORK_TRIES"], "a") as fh:
+            fh.write("fork\\n")
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    os.fork = no_fork
+    lintfork.core_free = lambda: True  # a split is tried
+    sys.exit(build.run(sys.argv[1:]))
+    """
+)
+
+
+def test_a_build_that_cannot_fork_lints_in_its_own_process(probed, tmp_path):
+    cache = tmp_path / "cache"
+    serial = _build(probed, "0", cache)
+    assert serial.returncode == 1 and "W9990" in serial.stdout + serial.stderr
+    entries = sorted((cache / "lint").rglob("*.json"))
+    assert len(entries) >= 3
+    for entry in entries[:3]:  # three to lint: a small batch, split when a fork can be had
+        entry.unlink()
+    tries = tmp_path / "tries"
+    r = subprocess.run(
+        [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
+        capture_output=True,
+        text=True,
+        cwd=probed,
+        env=dict(_env("1", cache), FORK_TRIES=str(tries)),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == serial.returncode
+    assert r.stdout == serial.stdout
+    assert _steady(r.stderr) == _steady(serial.stderr)
+    assert tries.read_text().count("fork") == 2  # the lint parent, then the split
