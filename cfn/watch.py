@@ -32,7 +32,7 @@ import select
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,8 +41,9 @@ from cfn import lint, paths
 POLL_SECONDS = 0.05  # without inotify
 SAFETY_POLL_SECONDS = 1.0  # with inotify
 # Kept across rebuilds: they hold cfn-lint's loaded state (the patches applied to it, every
-# `cfn.lintpatch*` module, included), or run the loop itself.
-KEEP = ("cfn", "cfn.lint", "cfn.lintpatch", "cfn.paths", "cfn.watch")
+# `cfn.lintpatch*` module, included), or run the loop itself; `cfn.lintfork` holds the lint
+# parent a build started (`cfn.build` starts it, `cfn.lint` asks it: one module for both).
+KEEP = ("cfn", "cfn.lint", "cfn.lintfork", "cfn.lintpatch", "cfn.paths", "cfn.watch")
 
 
 def kept(name: str) -> bool:
@@ -218,6 +219,10 @@ def run(
     wakeup = Wakeup()
     try:
         last, error = _one_build(request)
+        # The rebuilds lint here, where cfn-lint then stays loaded, not in a lint parent of
+        # their own (`cfn.lintfork`): after a first build that failed (no warm-up), each save
+        # would load cfn-lint again in one.
+        request = replace(request, lint_ahead=False)
         if first is not None and last is not None:
             first(last)
         if last is not None and request.lint:
