@@ -55,8 +55,8 @@ class BuildRequest:
     docs_dir: Path | None = None
     readme: Path | None = None
     # Load cfn-lint in a forked lint parent while rendering (`cfn.lintfork`); False when the
-    # caller loads it in this process after the build anyway (--lint-format): it would be loaded
-    # twice, the second time after the build, where nothing runs beside it.
+    # caller loads it in this process after the build anyway (--lint-format, --watch): it would be
+    # loaded twice, the second time after the build, where nothing runs beside it.
     lint_ahead: bool = True
 
     def fix(self) -> str:

@@ -2,10 +2,11 @@
 
 - Ahead: a cold build (a new process, cfn-lint not loaded) forks, as soon as it knows it will
   lint, a "lint parent" that loads cfn-lint's rule set (about a second of CPU) while the build
-  renders, reads the lint cache, writes files and makes docs (not with --lint-format: the build
-  loads cfn-lint itself to format the findings, `BuildRequest.lint_ahead`). `cfn.lint.lint` then
-  sends it the templates the cache does not answer; it lints them as the build would have
-  (`_lint_many`, with its workers) and sends the findings back. Nothing to lint: it is stopped.
+  renders, reads the lint cache, writes files and makes docs (not with --lint-format nor
+  --watch: the build loads cfn-lint itself, to format the findings or to keep it loaded,
+  `BuildRequest.lint_ahead`). `cfn.lint.lint` then sends it the templates the cache does not
+  answer; it lints them as the build would have (`_lint_many`, with its workers) and sends the
+  findings back. Nothing to lint: it is stopped.
 - Split: 2 to `PARALLEL_MIN_TEMPLATES - 1` templates with cfn-lint loaded (a build server's
   build, `--watch`): one fork lints part of them, balanced by size, while this process lints
   the rest.

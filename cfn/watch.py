@@ -41,9 +41,8 @@ from cfn import lint, paths
 POLL_SECONDS = 0.05  # without inotify
 SAFETY_POLL_SECONDS = 1.0  # with inotify
 # Kept across rebuilds: they hold cfn-lint's loaded state (the patches applied to it, every
-# `cfn.lintpatch*` module, included), or run the loop itself; `cfn.lintfork` holds the lint
-# parent a build started (`cfn.build` starts it, `cfn.lint` asks it: one module for both).
-KEEP = ("cfn", "cfn.lint", "cfn.lintfork", "cfn.lintpatch", "cfn.paths", "cfn.watch")
+# `cfn.lintpatch*` module, included), or run the loop itself.
+KEEP = ("cfn", "cfn.lint", "cfn.lintpatch", "cfn.paths", "cfn.watch")
 
 
 def kept(name: str) -> bool:
@@ -216,13 +215,13 @@ def run(
     if not any(isinstance(f, FromSource) for f in sys.meta_path):
         sys.meta_path.insert(0, FromSource())
     config_path = (request.config_path or paths.CONFIG_PATH).resolve()
+    # No lint parent (`cfn.lintfork`): this process loads cfn-lint anyway (the warm-up, the
+    # rebuilds), so one would load it a second time, and again on each save while cfn-lint is
+    # not loaded here (a first build that failed).
+    request = replace(request, lint_ahead=False)
     wakeup = Wakeup()
     try:
         last, error = _one_build(request)
-        # The rebuilds lint here, where cfn-lint then stays loaded, not in a lint parent of
-        # their own (`cfn.lintfork`): after a first build that failed (no warm-up), each save
-        # would load cfn-lint again in one.
-        request = replace(request, lint_ahead=False)
         if first is not None and last is not None:
             first(last)
         if last is not None and request.lint:

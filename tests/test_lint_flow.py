@@ -446,79 +446,53 @@ def test_lint_format_loads_cfn_lint_once_in_the_build_itself(probed, tmp_path):
     assert "W9990" in findings.read_text()
 
 
-# --watch started on a broken configuration, then the configuration fixed: the rebuild.
+# --watch, until the first rebuild (or the warm-up, with "first"); how many lint parents it
+# forked, and whether cfn-lint was loaded in its own process then.
 WATCH_SCRIPT = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys
     from pathlib import Path
     from cfn import build, watch
 
-    cfg, out = Path(sys.argv[1]), Path(sys.argv[2])
+    how, cfg, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     good = cfg.read_text()
-    cfg.write_text(good + "\\nnot = [valid\\n")
+    if how == "broken":
+        cfg.write_text(good + "\\nnot = [valid\\n")
+    fork, ahead = os.fork, []
+
+    def counted():
+        if sys._getframe(2).f_code.co_name == "prestart":  # cfn.lintfork's lint parent
+            ahead.append(1)
+        return fork()
 
     def fixed(self):
         cfg.write_text(good)
 
-    rebuild = watch._rebuild
-    seen = {}
-
-    def once(*args, **kwargs):
-        seen["result"] = rebuild(*args, **kwargs) is not None
-        seen["loaded_here"] = "cfnlint" in sys.modules
+    def seen(*args):
+        print(json.dumps({"ahead": len(ahead), "loaded_here": "cfnlint" in sys.modules}))
         raise KeyboardInterrupt
 
+    os.fork = counted
     watch.Wakeup.wait = fixed
-    watch._rebuild = once
+    rebuild = watch._rebuild
+    watch._rebuild = lambda *args: seen(rebuild(*args))
+    if how == "first":
+        watch._warm_up = seen
     request = build.BuildRequest(envs=("dev",), config_path=cfg, out_dir=out, docs=False)
     watch.run(request)
-    print(json.dumps(seen))
     """
 )
 
 
-def test_watch_loads_cfn_lint_itself_when_its_first_build_failed(tmp_path):
-    """The first build is followed by a warm-up that loads cfn-lint in the watch process; when
-    it failed, a rebuild's lint parent would have loaded cfn-lint again on every save (about a
-    second of CPU each), the watch process never having it."""
+@pytest.mark.parametrize("how", ["first", "broken"])
+def test_watch_loads_cfn_lint_in_its_own_process_and_forks_no_lint_parent(tmp_path, how):
+    """The watch process loads cfn-lint anyway (its warm-up after the first build, then the
+    rebuilds): a lint parent would load it a second time, beside it; and after a first build
+    that failed (`broken`: no warm-up), it would do so again on every save."""
     config = tmp_path / "insightxi.toml"
     config.write_text((PROJECT_ROOT / "cfn" / "insightxi.toml").read_text())
     r = subprocess.run(
-        [sys.executable, "-c", WATCH_SCRIPT, str(config), str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        cwd=PROJECT_ROOT,
-        env=_env("1", tmp_path / "cache"),
-        timeout=300,
-    )
-    assert "not valid TOML" in r.stderr and "Traceback" not in r.stderr, r.stderr
-    assert json.loads(r.stdout.splitlines()[-1]) == {"result": True, "loaded_here": True}
-
-
-# --watch's first build, stopped where the warm-up would start.
-WATCH_FIRST_SCRIPT = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from cfn import build, lintfork, watch
-
-    def warm_up(rendered):
-        here = "cfnlint" in sys.modules
-        print(json.dumps({"ahead": lintfork._loaded_ahead, "loaded_here": here}))
-        raise KeyboardInterrupt
-
-    watch._warm_up = warm_up
-    watch.run(build.BuildRequest(envs=("dev",), out_dir=Path(sys.argv[1]), docs=False))
-    """
-)
-
-
-def test_watch_first_build_lints_in_the_lint_parent_it_started(tmp_path):
-    """The build and the lint cache talk to one `cfn.lintfork` (watch keeps it across the
-    modules it imports afresh): else the lint parent loaded cfn-lint for nothing while the
-    build loaded it too, and linted, beside it."""
-    r = subprocess.run(
-        [sys.executable, "-c", WATCH_FIRST_SCRIPT, str(tmp_path / "out")],
+        [sys.executable, "-c", WATCH_SCRIPT, how, str(config), str(tmp_path / "out")],
         capture_output=True,
         text=True,
         cwd=PROJECT_ROOT,
@@ -526,4 +500,5 @@ def test_watch_first_build_lints_in_the_lint_parent_it_started(tmp_path):
         timeout=300,
     )
     assert "Traceback" not in r.stderr, r.stderr
-    assert json.loads(r.stdout.splitlines()[-1]) == {"ahead": True, "loaded_here": False}
+    assert ("not valid TOML" in r.stderr) == (how == "broken")
+    assert json.loads(r.stdout.splitlines()[-1]) == {"ahead": 0, "loaded_here": True}
