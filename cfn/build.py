@@ -54,6 +54,10 @@ class BuildRequest:
     use_cache: bool = True
     docs_dir: Path | None = None
     readme: Path | None = None
+    # Load cfn-lint in a forked lint parent while rendering (`cfn.lintfork`); False when the
+    # caller loads it in this process after the build anyway (--lint-format, --watch): it would be
+    # loaded twice, the second time after the build, where nothing runs beside it.
+    lint_ahead: bool = True
 
     def fix(self) -> str:
         """The command that makes the files what this build expects."""
@@ -228,7 +232,7 @@ def _run(request: BuildRequest) -> BuildResult:
     from cfn import config, docs, lintfork, render
 
     started = time.perf_counter()
-    if request.lint:
+    if request.lint and request.lint_ahead:
         lintfork.prestart()  # cfn-lint loads in a fork while this process renders
     config_path = request.config_path or config.DEFAULT_CONFIG_PATH
     try:

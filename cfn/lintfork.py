@@ -2,9 +2,11 @@
 
 - Ahead: a cold build (a new process, cfn-lint not loaded) forks, as soon as it knows it will
   lint, a "lint parent" that loads cfn-lint's rule set (about a second of CPU) while the build
-  renders, reads the lint cache, writes files and makes docs. `cfn.lint.lint` then sends it the
-  templates the cache does not answer; it lints them as the build would have (`_lint_many`, with
-  its workers) and sends the findings back. Nothing to lint: it is stopped.
+  renders, reads the lint cache, writes files and makes docs (not with --lint-format nor
+  --watch: the build loads cfn-lint itself, to format the findings or to keep it loaded,
+  `BuildRequest.lint_ahead`). `cfn.lint.lint` then sends it the templates the cache does not
+  answer; it lints them as the build would have (`_lint_many`, with its workers) and sends the
+  findings back. Nothing to lint: it is stopped.
 - Split: 2 to `PARALLEL_MIN_TEMPLATES - 1` templates with cfn-lint loaded (a build server's
   build, `--watch`): one fork lints part of them, balanced by size, while this process lints
   the rest.
@@ -145,11 +147,17 @@ def prestart() -> None:
         return
     if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
         return
-    req_r, req_w = os.pipe()
-    res_r, res_w = os.pipe()
+    fds: list[int] = []
     parent = os.getpid()
     with interrupt_after():  # a Ctrl-C after: the build's `stop` reaps it
-        pid = _fork()
+        try:
+            fds += os.pipe()
+            fds += os.pipe()
+            pid = _fork()
+        except OSError:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): the build lints itself
+            _close(*fds)
+            return
+        req_r, req_w, res_r, res_w = fds
         if pid == 0:
             try:
                 _close(req_w, res_r)
@@ -235,22 +243,27 @@ def halves(items: Items) -> tuple[Items, Items]:
 def lint_split(items: Items, lint_chunk: Callable[[Items], list[Any]]) -> Found:
     """`lint_chunk` over `items`, half in one fork, half here; all here if the fork fails."""
     mine, theirs = halves(items)
-    r, w = os.pipe()
+    try:
+        r, w = os.pipe()
+    except OSError:  # no pipe (EMFILE): everything here
+        return dict(lint_chunk(items))
     parent = os.getpid()
-    pid, got = 0, None
+    pid, got = -1, None
     try:
         with interrupt_after():
-            pid = _fork()
+            with contextlib.suppress(OSError):  # no fork (EAGAIN, ENOMEM): its half here
+                pid = _fork()
             if pid == 0:
                 _split_child(parent, r, w, lambda: lint_chunk(theirs))
         _close(w)
         w = -1
         found = dict(lint_chunk(mine))
-        with contextlib.suppress(Exception):  # the fork died: its half is linted here
-            got = dict(pickle.loads(_read_all(r)))
+        if pid > 0:
+            with contextlib.suppress(Exception):  # the fork died: its half is linted here
+                got = dict(pickle.loads(_read_all(r)))
     finally:
         _close(r, *([w] if w >= 0 else []))
-        if pid:
+        if pid > 0:
             _reap(pid, stop=got is None)
     return {**found, **(got if got is not None else dict(lint_chunk(theirs)))}
 

@@ -32,7 +32,7 @@ import select
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -215,6 +215,10 @@ def run(
     if not any(isinstance(f, FromSource) for f in sys.meta_path):
         sys.meta_path.insert(0, FromSource())
     config_path = (request.config_path or paths.CONFIG_PATH).resolve()
+    # No lint parent (`cfn.lintfork`): this process loads cfn-lint anyway (the warm-up, the
+    # rebuilds), so one would load it a second time, and again on each save while cfn-lint is
+    # not loaded here (a first build that failed).
+    request = replace(request, lint_ahead=False)
     wakeup = Wakeup()
     try:
         last, error = _one_build(request)

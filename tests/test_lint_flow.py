@@ -359,3 +359,146 @@ def test_a_build_that_fails_before_linting_stops_the_lint_parent(tmp_path):
     )
     assert r.returncode == 0 and r.stderr == "", r.stderr
     assert r.stdout.splitlines()[-1] == "[]"  # no child: stopped and reaped
+
+
+# A build in a process that cannot fork (EAGAIN: the user's process limit, say): with the lint
+# parent and the split, as without them. Neither worked then, so a fork is never needed.
+NO_FORK_SCRIPT = textwrap.dedent(
+    """
+    import errno, os, sys
+    from cfn import lintfork
+    from cfn.cli import build
+
+    def no_fork():
+        with open(os.environ["FORK_TRIES"], "a") as fh:
+            fh.write("fork\\n")
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    os.fork = no_fork
+    lintfork.core_free = lambda: True  # a split is tried
+    sys.exit(build.run(sys.argv[1:]))
+    """
+)
+
+
+def test_a_build_that_cannot_fork_lints_in_its_own_process(probed, tmp_path):
+    cache = tmp_path / "cache"
+    serial = _build(probed, "0", cache)
+    assert serial.returncode == 1 and "W9990" in serial.stdout + serial.stderr
+    entries = sorted((cache / "lint").rglob("*.json"))
+    assert len(entries) >= 3
+    for entry in entries[:3]:  # three to lint: a small batch, split when a fork can be had
+        entry.unlink()
+    tries = tmp_path / "tries"
+    r = subprocess.run(
+        [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
+        capture_output=True,
+        text=True,
+        cwd=probed,
+        env=dict(_env("1", cache), FORK_TRIES=str(tries)),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == serial.returncode
+    assert r.stdout == serial.stdout
+    assert _steady(r.stderr) == _steady(serial.stderr)
+    assert tries.read_text().count("fork") == 2  # the lint parent, then the split
+
+
+# A build run as the CLI runs it, then whether a lint parent linted for it.
+CLI_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    from cfn import lintfork
+    from cfn.cli import build
+
+    status = build.run(sys.argv[1:])
+    with open(os.environ["AHEAD_OUT"], "w") as fh:
+        json.dump({"status": status, "ahead": lintfork._loaded_ahead}, fh)
+    """
+)
+
+
+def test_lint_format_loads_cfn_lint_once_in_the_build_itself(probed, tmp_path):
+    """--lint-format formats the findings with cfn-lint's formatters and rule set, in the build's
+    process, after the build: a lint parent would have loaded them a second time (measured: a
+    cold `--check --lint-format sarif` 3.0 s without the lint parent, 3.7 s with it)."""
+
+    def cli(name: str, *args: str) -> dict:
+        out = tmp_path / f"{name}.json"
+        r = subprocess.run(
+            [sys.executable, "-c", CLI_SCRIPT, "--check", *args],
+            capture_output=True,
+            text=True,
+            cwd=probed,
+            env=dict(_env("1", tmp_path / name), AHEAD_OUT=str(out)),
+            timeout=300,
+        )
+        assert "Traceback" not in r.stderr, r.stderr
+        return json.loads(out.read_text())
+
+    assert cli("plain") == {"status": 1, "ahead": True}  # the probe's findings, linted ahead
+    findings = tmp_path / "findings.sarif"
+    assert cli("formatted", "--lint-format", "sarif", "--lint-out", str(findings)) == {
+        "status": 1,
+        "ahead": False,
+    }
+    assert "W9990" in findings.read_text()
+
+
+# --watch, until the first rebuild (or the warm-up, with "first"); how many lint parents it
+# forked, and whether cfn-lint was loaded in its own process then.
+WATCH_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    from pathlib import Path
+    from cfn import build, watch
+
+    how, cfg, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    good = cfg.read_text()
+    if how == "broken":
+        cfg.write_text(good + "\\nnot = [valid\\n")
+    fork, ahead = os.fork, []
+
+    def counted():
+        if sys._getframe(2).f_code.co_name == "prestart":  # cfn.lintfork's lint parent
+            ahead.append(1)
+        return fork()
+
+    def fixed(self):
+        cfg.write_text(good)
+
+    def seen(*args):
+        print(json.dumps({"ahead": len(ahead), "loaded_here": "cfnlint" in sys.modules}))
+        raise KeyboardInterrupt
+
+    os.fork = counted
+    watch.Wakeup.wait = fixed
+    rebuild = watch._rebuild
+    watch._rebuild = lambda *args: seen(rebuild(*args))
+    if how == "first":
+        watch._warm_up = seen
+    request = build.BuildRequest(envs=("dev",), config_path=cfg, out_dir=out, docs=False)
+    watch.run(request)
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["first", "broken"])
+def test_watch_loads_cfn_lint_in_its_own_process_and_forks_no_lint_parent(tmp_path, how):
+    """The watch process loads cfn-lint anyway (its warm-up after the first build, then the
+    rebuilds): a lint parent would load it a second time, beside it; and after a first build
+    that failed (`broken`: no warm-up), it would do so again on every save."""
+    config = tmp_path / "insightxi.toml"
+    config.write_text((PROJECT_ROOT / "cfn" / "insightxi.toml").read_text())
+    r = subprocess.run(
+        [sys.executable, "-c", WATCH_SCRIPT, how, str(config), str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        env=_env("1", tmp_path / "cache"),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert ("not valid TOML" in r.stderr) == (how == "broken")
+    assert json.loads(r.stdout.splitlines()[-1]) == {"ahead": 0, "loaded_here": True}

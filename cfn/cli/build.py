@@ -154,6 +154,7 @@ def build_templates(
         config_path=config_path,
         out_dir=out_dir,
         use_cache=not no_cache,
+        lint_ahead=not lint_format,  # formatting the findings loads cfn-lint here (`_lint_report`)
     )
     if watch:
         from cfn import watch as watcher
