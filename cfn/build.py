@@ -218,6 +218,25 @@ def _inputs(config_path: Path, config_bytes: bytes | None, plan: _Plan) -> dict[
     return inputs
 
 
+def _lint_ahead(request: BuildRequest) -> Callable[[RenderedTemplate], None] | None:
+    """What the render calls with each template it makes: at the first one the lint cache does
+    not answer, the lint process starts (`cfn.lintfork.prestart`) and loads cfn-lint while the
+    rest renders. A build whose every finding is cached forks nothing and loads nothing."""
+    if not (request.lint and request.lint_ahead):
+        return None
+    from cfn import lint, lintfork
+
+    asked = False
+
+    def each(template: RenderedTemplate) -> None:
+        nonlocal asked
+        if not asked and not lint.is_cached(template, request.use_cache or None):
+            asked = True
+            lintfork.prestart()
+
+    return each
+
+
 def run(request: BuildRequest) -> BuildResult:
     """Build as asked; raise `BuildError` (or `config.ConfigError`) when it cannot."""
     from cfn import lintfork
@@ -229,11 +248,9 @@ def run(request: BuildRequest) -> BuildResult:
 
 
 def _run(request: BuildRequest) -> BuildResult:
-    from cfn import config, docs, lintfork, render
+    from cfn import config, docs, render
 
     started = time.perf_counter()
-    if request.lint and request.lint_ahead:
-        lintfork.prestart()  # cfn-lint loads in a fork while this process renders
     config_path = request.config_path or config.DEFAULT_CONFIG_PATH
     try:
         # Hashed before it is loaded: an edit while the build runs makes the stored result stale.
@@ -242,7 +259,7 @@ def _run(request: BuildRequest) -> BuildResult:
         config_bytes = None  # config.load says what is wrong with it
     platform = config.load(config_path)
     names = select(platform, request.envs)
-    rendered = render.render(platform, names)
+    rendered = render.render(platform, names, each=_lint_ahead(request))
     out = request.out_dir or paths.TEMPLATES_DIR
     generated: list[Generated] = []
     if request.docs:

@@ -263,6 +263,24 @@ def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _cache_dir(cache_dir: Path | bool | None) -> Path | None:
+    """`True`: the project's lint cache (`paths.lint_cache_dir()`, read at call time); `None`
+    or `False`: none."""
+    if cache_dir is True:
+        return paths.lint_cache_dir()
+    return cache_dir or None
+
+
+def is_cached(template: RenderedTemplate, cache_dir: Path | bool | None = True) -> bool:
+    """Whether the lint cache holds this template's findings (for the build to decide, while it
+    renders, whether cfn-lint must be loaded at all); `lint` reads them."""
+    where = _cache_dir(cache_dir)
+    if where is None:
+        return False
+    key = cache_key(template.text, template.region)
+    return (where / key[:2] / f"{key}.json").is_file()
+
+
 def lint(
     templates: Sequence[RenderedTemplate],
     base: str = "templates",
@@ -275,10 +293,7 @@ def lint(
     `cache_dir=True` is the project's lint cache (`paths.lint_cache_dir()`, read at call time);
     `None` or `False` bypasses the cache (neither read nor written).
     """
-    if cache_dir is True:
-        cache_dir = paths.lint_cache_dir()
-    elif cache_dir is False:
-        cache_dir = None
+    cache_dir = _cache_dir(cache_dir)
     results: dict[int, list[dict[str, Any]]] = {}
     keys: dict[int, str] = {}
     todo: list[tuple[int, str, str]] = []

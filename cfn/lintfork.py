@@ -1,12 +1,13 @@
 """cfn-lint's work moved into forked processes, where a second core can take it (see `cfn.lint`).
 
-- Ahead: a cold build (a new process, cfn-lint not loaded) forks, as soon as it knows it will
-  lint, a "lint parent" that loads cfn-lint's rule set (about a second of CPU) while the build
-  renders, reads the lint cache, writes files and makes docs (not with --lint-format nor
-  --watch: the build loads cfn-lint itself, to format the findings or to keep it loaded,
-  `BuildRequest.lint_ahead`). `cfn.lint.lint` then sends it the templates the cache does not
-  answer; it lints them as the build would have (`_lint_many`, with its workers) and sends the
-  findings back. Nothing to lint: it is stopped.
+- Ahead: a build in a new process (cfn-lint not loaded) forks, at the first template it renders
+  that the lint cache does not answer (`cfn.build._lint_ahead`), a "lint parent" that loads
+  cfn-lint's rule set (about a second of CPU) while the build renders the rest, writes files
+  and makes docs; a build whose every finding is cached forks nothing (not with --lint-format
+  nor --watch either: the build loads cfn-lint itself, to format the findings or to keep it
+  loaded, `BuildRequest.lint_ahead`). `cfn.lint.lint` then sends it the templates the cache
+  does not answer; it lints them as the build would have (`_lint_many`, with its workers) and
+  sends the findings back.
 - Split: 2 to `PARALLEL_MIN_TEMPLATES - 1` templates with cfn-lint loaded (a build server's
   build, `--watch`): one fork lints part of them, balanced by size, while this process lints
   the rest.

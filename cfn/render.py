@@ -77,35 +77,48 @@ def remember_renders(on: bool = True) -> None:
     _memo = (_memo if _memo is not None else {}) if on else None
 
 
-def render_env(env: Environment) -> list[RenderedTemplate]:
-    """The environment's nested templates (in nesting order), its root, then its bootstrap."""
+Each = Callable[[RenderedTemplate], None] | None
+
+
+def render_env(env: Environment, each: Each = None) -> list[RenderedTemplate]:
+    """The environment's nested templates (in nesting order), its root, then its bootstrap;
+    `each` is called with every template as soon as it is made."""
     if _memo is None:
-        return _render_env(env)
+        return _render_env(env, each)
     # Everything the templates are made from is in the resolved environment (the stack modules
     # read nothing else: no file, clock or variable), so its JSON keys them.
     key = env.model_dump_json()
     kept = _memo.get(env.name)
     if kept is None or kept[0] != key:
-        kept = _memo[env.name] = (key, tuple(_render_env(env)))
+        kept = _memo[env.name] = (key, tuple(_render_env(env, each)))
+    elif each is not None:
+        for r in kept[1]:
+            each(r)
     return list(kept[1])
 
 
-def _render_env(env: Environment) -> list[RenderedTemplate]:
+def _render_env(env: Environment, each: Each) -> list[RenderedTemplate]:
     out: list[RenderedTemplate] = []
+
+    def made(r: RenderedTemplate) -> None:
+        out.append(r)
+        if each is not None:
+            each(r)
+
     hashes: dict[str, str] = {}
     for logical_id, builder in nested_builders(env):
         r = RenderedTemplate(
             env.name, naming.template_file(logical_id), to_text(builder()), env.region
         )
         hashes[logical_id] = r.sha256
-        out.append(r)
-    out.append(
+        made(r)
+    made(
         RenderedTemplate(
             env.name, naming.ROOT_TEMPLATE, to_text(root.build(env, hashes)), env.region
         )
     )
     # Deployed on its own (`bin/deploy bootstrap`), before the bucket the others need exists.
-    out.append(
+    made(
         RenderedTemplate(
             env.name, naming.BOOTSTRAP_TEMPLATE, to_text(bootstrap.build(env)), env.region
         )
@@ -113,6 +126,11 @@ def _render_env(env: Environment) -> list[RenderedTemplate]:
     return out
 
 
-def render(platform: Platform, env_names: Iterable[str] | None = None) -> list[RenderedTemplate]:
+def render(
+    platform: Platform, env_names: Iterable[str] | None = None, each: Each = None
+) -> list[RenderedTemplate]:
+    """Every template of these environments (default: all), in order; `each` is called with
+    every template as soon as it is made (the build starts its lint process at the first one
+    the lint cache does not answer)."""
     names = list(env_names) if env_names else list(platform.environments)
-    return [r for name in names for r in render_env(platform.env(name))]
+    return [r for name in names for r in render_env(platform.env(name), each)]

@@ -502,3 +502,51 @@ def test_watch_loads_cfn_lint_in_its_own_process_and_forks_no_lint_parent(tmp_pa
     assert "Traceback" not in r.stderr, r.stderr
     assert ("not valid TOML" in r.stderr) == (how == "broken")
     assert json.loads(r.stdout.splitlines()[-1]) == {"ahead": 0, "loaded_here": True}
+
+
+# A build run as the CLI runs it; how often it started a lint parent, and whether one linted.
+PRESTART_SCRIPT = textwrap.dedent(
+    """
+    import json, os, sys
+    from cfn import lintfork
+    from cfn.cli import build
+
+    calls, prestart = [], lintfork.prestart
+
+    def counted():
+        calls.append(1)
+        prestart()
+
+    lintfork.prestart = counted
+    status = build.run(sys.argv[1:])
+    with open(os.environ["AHEAD_OUT"], "w") as fh:
+        json.dump({"status": status, "started": len(calls), "ahead": lintfork._loaded_ahead}, fh)
+    """
+)
+
+
+def test_the_lint_parent_starts_only_when_the_lint_cache_misses(probed, tmp_path):
+    """A build whose every finding is cached never loads cfn-lint: it forks no lint parent
+    (one would have spent about 0.15 s of CPU loading cfn-lint before being stopped). At the
+    first template the cache does not answer, one starts and lints what is missing."""
+    cache = tmp_path / "cache"
+
+    def cli(name: str) -> dict:
+        out = tmp_path / f"{name}.json"
+        r = subprocess.run(
+            [sys.executable, "-c", PRESTART_SCRIPT, "--check"],
+            capture_output=True,
+            text=True,
+            cwd=probed,
+            env=dict(_env("1", cache), AHEAD_OUT=str(out)),
+            timeout=300,
+        )
+        assert "Traceback" not in r.stderr, r.stderr
+        return json.loads(out.read_text())
+
+    assert cli("cold") == {"status": 1, "started": 1, "ahead": True}
+    assert cli("cached") == {"status": 1, "started": 0, "ahead": False}
+    entries = sorted((cache / "lint").rglob("*.json"))
+    entries[len(entries) // 2].unlink()  # one template's findings forgotten
+    assert cli("one") == {"status": 1, "started": 1, "ahead": True}
+    assert len(sorted((cache / "lint").rglob("*.json"))) == len(entries)  # cached again
