@@ -97,7 +97,7 @@ def render_env(env: Environment, each: Each = None) -> list[RenderedTemplate]:
     return list(kept[1])
 
 
-def _render_env(env: Environment, each: Each) -> list[RenderedTemplate]:
+def _render_env(env: Environment, each: Each = None) -> list[RenderedTemplate]:
     out: list[RenderedTemplate] = []
 
     def made(r: RenderedTemplate) -> None:

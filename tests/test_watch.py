@@ -33,7 +33,9 @@ def test_an_environment_is_rendered_again_only_when_it_changed(raw, kept_renders
     before = {name: render.render_env(platform.env(name)) for name in platform.environments}
     built: list[str] = []
     real = render._render_env
-    monkeypatch.setattr(render, "_render_env", lambda env: built.append(env.name) or real(env))
+    monkeypatch.setattr(
+        render, "_render_env", lambda env, each: built.append(env.name) or real(env, each)
+    )
 
     # A value of one environment's service: only that environment is rendered again.
     service = platform.services[0].name
