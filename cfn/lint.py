@@ -235,11 +235,12 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    # Largest first, dealt round-robin into a few chunks per worker: even cost, and a worker
-    # that finishes early takes the next chunk.
+    # One template per task, largest first: a worker that finishes takes the next, so the
+    # workers end within one (small) template of each other; with a few chunks per worker, the
+    # last chunk could leave one core idle for a dozen templates (30 services: 105 templates in
+    # 8 chunks; measured 2-5 % of the wall time). A task's round trip is well under 1 ms.
     ordered = sorted(items, key=lambda it: -len(it[1]))
-    n_chunks = min(len(ordered), jobs * 4)
-    chunks = [ordered[k::n_chunks] for k in range(n_chunks)]
+    chunks = [[item] for item in ordered]
     context = multiprocessing.get_context("fork")
     pool = ProcessPoolExecutor(
         jobs, mp_context=context, initializer=lintfork.die_with_parent, initargs=(os.getpid(),)
