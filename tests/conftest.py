@@ -3,8 +3,10 @@ rendered templates; every test's caches in its own temporary directory."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
+import os
 import re
 import shutil
 import tomllib
@@ -108,3 +110,27 @@ def moto_config(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from moto.core import DEFAULT_ACCOUNT_ID
 
     return config_in_account(DEFAULT_ACCOUNT_ID, tmp_path_factory.mktemp("moto-config"))
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below `pid` (children, theirs, ...), from Linux's /proc."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        with contextlib.suppress(OSError):
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as fh:
+                    kids = {int(c) for c in fh.read().split()} - found
+                    found |= kids
+                    todo += kids
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Whether the process exists and is not a zombie (an exited process not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

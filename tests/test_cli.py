@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES
+from tests.conftest import BIN, PROJECT_ROOT, TEMPLATES, alive, descendants
 
 
 def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
@@ -320,27 +319,6 @@ def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_no_half_written_f
     assert written in ([], sorted(r.path for r in rendered))
 
 
-def _alive(pid: int) -> bool:
-    """Whether the process exists and is not a zombie (an exited process not yet reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        with contextlib.suppress(OSError):
-            kids = Path(f"/proc/{todo[0]}/task/{todo[0]}/children").read_text().split()
-            todo += [int(k) for k in kids if int(k) not in found]
-            found |= {int(k) for k in kids}
-        todo.pop(0)
-    return found
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_a_build_killed_while_linting_leaves_no_lint_worker_behind(tmp_path):
     import signal
@@ -355,15 +333,15 @@ def test_a_build_killed_while_linting_leaves_no_lint_worker_behind(tmp_path):
     deadline = time.monotonic() + 60
     # The workers and the lint parent that forked them (cfn.lintfork): its descendants.
     while len(workers) < 3 and time.monotonic() < deadline and process.poll() is None:
-        workers = sorted(_descendants(process.pid))
+        workers = sorted(descendants(process.pid))
         time.sleep(0.02)
     assert len(workers) >= 2, "the build never started its lint workers"
     process.send_signal(signal.SIGTERM)  # as a CI runner or a process manager stops it
     process.wait(timeout=30)
     deadline = time.monotonic() + 10
-    while any(map(_alive, workers)) and time.monotonic() < deadline:
+    while any(map(alive, workers)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [pid for pid in workers if _alive(pid)]
+    left = [pid for pid in workers if alive(pid)]
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "lint workers outlived the build (holding its output pipes open)"

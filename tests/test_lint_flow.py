@@ -20,7 +20,7 @@ import pytest
 
 from cfn import lint, lintfork, naming
 from cfn.render import RenderedTemplate
-from tests.conftest import PROJECT_ROOT, copy_project
+from tests.conftest import PROJECT_ROOT, alive, copy_project, descendants
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork, /proc")
 
@@ -63,34 +63,11 @@ def _broken(rendered: list[RenderedTemplate]) -> list[RenderedTemplate]:
     ]
 
 
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        p = todo.pop()
-        with contextlib.suppress(OSError):
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as fh:
-                    kids = {int(c) for c in fh.read().split()} - found
-                    found |= kids
-                    todo += kids
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process exists and is not a zombie (exited, not reaped)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _none_left(pids: set[int], timeout: float = 10) -> list[int]:
     deadline = time.monotonic() + timeout
-    while any(map(_alive, pids)) and time.monotonic() < deadline:
+    while any(map(alive, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    left = [p for p in pids if _alive(p)]
+    left = [p for p in pids if alive(p)]
     for p in left:
         with contextlib.suppress(OSError):
             os.kill(p, signal.SIGKILL)
@@ -192,7 +169,7 @@ def test_a_split_batch_has_the_findings_of_a_serial_one(rendered, monkeypatch, t
     serial = lint._lint_many(items, 2)
     monkeypatch.setenv(lintfork.ENV_SWITCH, "1")
     me = os.getpid()
-    before = _descendants(me)
+    before = descendants(me)
     log = tmp_path / "pids"
     lint_chunk = lint._lint_chunk
 
@@ -217,13 +194,13 @@ def test_a_split_batch_has_the_findings_of_a_serial_one(rendered, monkeypatch, t
 
 
 def _forks_since(pid: int, before: set[int]) -> set[int]:
-    return {p for p in _descendants(pid) - before if _alive(p)}
+    return {p for p in descendants(pid) - before if alive(p)}
 
 
 def test_a_split_whose_fork_dies_lints_its_half_here(rendered):
     items = _items(rendered, 4)
     me = os.getpid()
-    before = _descendants(me)
+    before = descendants(me)
 
     def chunk(part):
         if os.getpid() != me:
@@ -314,7 +291,7 @@ def _start_cold_build(project: Path, out: Path, cache: Path) -> tuple[subprocess
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(OSError):
             direct = {int(p) for p in children.read_text().split()}
-            seen = _descendants(process.pid)
+            seen = descendants(process.pid)
             if len(seen - direct) >= 2:
                 return process, seen
         time.sleep(0.02)
@@ -405,18 +382,39 @@ def test_a_build_that_cannot_fork_lints_in_its_own_process(probed, tmp_path):
     assert tries.read_text().count("fork") == 2  # the lint parent, then the split
 
 
-# A build run as the CLI runs it, then whether a lint parent linted for it.
+# A build run as the CLI runs it; how often it started a lint parent, and whether one linted.
 CLI_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     from cfn import lintfork
     from cfn.cli import build
 
+    calls, prestart = [], lintfork.prestart
+
+    def counted():
+        calls.append(1)
+        prestart()
+
+    lintfork.prestart = counted
     status = build.run(sys.argv[1:])
     with open(os.environ["AHEAD_OUT"], "w") as fh:
-        json.dump({"status": status, "ahead": lintfork._loaded_ahead}, fh)
+        json.dump({"status": status, "started": len(calls), "ahead": lintfork._loaded_ahead}, fh)
     """
 )
+
+
+def _cli(project: Path, cache: Path, out: Path, *args: str) -> dict:
+    """`bin/build-templates --check *args` in `project` (CLI_SCRIPT), lint cache in `cache`."""
+    r = subprocess.run(
+        [sys.executable, "-c", CLI_SCRIPT, "--check", *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=dict(_env("1", cache), AHEAD_OUT=str(out)),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    return json.loads(out.read_text())
 
 
 def test_lint_format_loads_cfn_lint_once_in_the_build_itself(probed, tmp_path):
@@ -425,22 +423,14 @@ def test_lint_format_loads_cfn_lint_once_in_the_build_itself(probed, tmp_path):
     cold `--check --lint-format sarif` 3.0 s without the lint parent, 3.7 s with it)."""
 
     def cli(name: str, *args: str) -> dict:
-        out = tmp_path / f"{name}.json"
-        r = subprocess.run(
-            [sys.executable, "-c", CLI_SCRIPT, "--check", *args],
-            capture_output=True,
-            text=True,
-            cwd=probed,
-            env=dict(_env("1", tmp_path / name), AHEAD_OUT=str(out)),
-            timeout=300,
-        )
-        assert "Traceback" not in r.stderr, r.stderr
-        return json.loads(out.read_text())
+        return _cli(probed, tmp_path / name, tmp_path / f"{name}.json", *args)
 
-    assert cli("plain") == {"status": 1, "ahead": True}  # the probe's findings, linted ahead
+    # The probe's findings, linted ahead.
+    assert cli("plain") == {"status": 1, "started": 1, "ahead": True}
     findings = tmp_path / "findings.sarif"
     assert cli("formatted", "--lint-format", "sarif", "--lint-out", str(findings)) == {
         "status": 1,
+        "started": 0,
         "ahead": False,
     }
     assert "W9990" in findings.read_text()
@@ -504,27 +494,6 @@ def test_watch_loads_cfn_lint_in_its_own_process_and_forks_no_lint_parent(tmp_pa
     assert json.loads(r.stdout.splitlines()[-1]) == {"ahead": 0, "loaded_here": True}
 
 
-# A build run as the CLI runs it; how often it started a lint parent, and whether one linted.
-PRESTART_SCRIPT = textwrap.dedent(
-    """
-    import json, os, sys
-    from cfn import lintfork
-    from cfn.cli import build
-
-    calls, prestart = [], lintfork.prestart
-
-    def counted():
-        calls.append(1)
-        prestart()
-
-    lintfork.prestart = counted
-    status = build.run(sys.argv[1:])
-    with open(os.environ["AHEAD_OUT"], "w") as fh:
-        json.dump({"status": status, "started": len(calls), "ahead": lintfork._loaded_ahead}, fh)
-    """
-)
-
-
 def test_the_lint_parent_starts_only_when_the_lint_cache_misses(probed, tmp_path):
     """A build whose every finding is cached never loads cfn-lint: it forks no lint parent
     (one would have spent about 0.15 s of CPU loading cfn-lint before being stopped). At the
@@ -532,17 +501,7 @@ def test_the_lint_parent_starts_only_when_the_lint_cache_misses(probed, tmp_path
     cache = tmp_path / "cache"
 
     def cli(name: str) -> dict:
-        out = tmp_path / f"{name}.json"
-        r = subprocess.run(
-            [sys.executable, "-c", PRESTART_SCRIPT, "--check"],
-            capture_output=True,
-            text=True,
-            cwd=probed,
-            env=dict(_env("1", cache), AHEAD_OUT=str(out)),
-            timeout=300,
-        )
-        assert "Traceback" not in r.stderr, r.stderr
-        return json.loads(out.read_text())
+        return _cli(probed, cache, tmp_path / f"{name}.json")
 
     assert cli("cold") == {"status": 1, "started": 1, "ahead": True}
     assert cli("cached") == {"status": 1, "started": 0, "ahead": False}
