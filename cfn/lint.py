@@ -242,22 +242,34 @@ def _lint_forked(items: list[tuple[int, str, str]], jobs: int) -> dict[int, list
     ordered = sorted(items, key=lambda it: -len(it[1]))
     chunks = [[item] for item in ordered]
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=lintfork.die_with_parent, initargs=(os.getpid(),)
-    )
+    pool = None
     try:
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=context, initializer=lintfork.die_with_parent, initargs=(os.getpid(),)
+        )
         with lintfork.interrupt_after():  # the workers are forked here: see there
             parts = pool.map(_lint_chunk, chunks)
         found = {i: found for part in parts for i, found in part}
+    except OSError:
+        # No pipe or no fork to be had (EMFILE, or EAGAIN at the user's process limit, ENOMEM):
+        # lint here, as on one core, rather than end in a traceback.
+        _abandon(pool)
+        return dict(_lint_chunk(items))
     except BaseException:
         # Ctrl-C can land while the pool starts its manager thread; waiting for that thread
         # then raises RuntimeError over the KeyboardInterrupt (a traceback, exit 1). Stop the
         # workers without waiting and let the interrupt through.
-        with contextlib.suppress(Exception):
-            pool.shutdown(wait=False, cancel_futures=True)
+        _abandon(pool)
         raise
     pool.shutdown(wait=True)
     return found
+
+
+def _abandon(pool: Any) -> None:
+    """Stop a pool's workers without waiting for them (see `_lint_forked`)."""
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def default_jobs() -> int:

@@ -509,3 +509,25 @@ def test_the_lint_parent_starts_only_when_the_lint_cache_misses(probed, tmp_path
     entries[len(entries) // 2].unlink()  # one template's findings forgotten
     assert cli("one") == {"status": 1, "started": 1, "ahead": True}
     assert len(sorted((cache / "lint").rglob("*.json"))) == len(entries)  # cached again
+
+
+def test_a_build_that_cannot_fork_its_lint_workers_lints_in_its_own_process(probed, tmp_path):
+    """Enough templates for the worker pool (a cold build), no fork to be had: the lint parent
+    cannot start, nor can the pool's first worker; the build lints in its own process, with the
+    output of a build that could."""
+    reference = _build(probed, "0", tmp_path / "reference")
+    assert reference.returncode == 1 and "W9990" in reference.stdout + reference.stderr
+    tries = tmp_path / "tries"
+    r = subprocess.run(
+        [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
+        capture_output=True,
+        text=True,
+        cwd=probed,
+        env=dict(_env("1", tmp_path / "cache"), FORK_TRIES=str(tries)),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    assert r.returncode == reference.returncode
+    assert r.stdout == reference.stdout
+    assert _steady(r.stderr) == _steady(reference.stderr)
+    assert tries.read_text().count("fork") == 2  # the lint parent, then the pool's first worker
