@@ -366,20 +366,28 @@ def test_a_build_that_cannot_fork_lints_in_its_own_process(probed, tmp_path):
     assert len(entries) >= 3
     for entry in entries[:3]:  # three to lint: a small batch, split when a fork can be had
         entry.unlink()
+    assert _forks_tried_without_fork(probed, cache, tmp_path, serial) == 2  # lint parent, split
+
+
+def _forks_tried_without_fork(
+    project: Path, cache: Path, tmp_path: Path, reference: subprocess.CompletedProcess
+) -> int:
+    """`--check` in a process that cannot fork (NO_FORK_SCRIPT): its output must be the
+    reference's, without a traceback; the number of forks it tried."""
     tries = tmp_path / "tries"
     r = subprocess.run(
         [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
         capture_output=True,
         text=True,
-        cwd=probed,
+        cwd=project,
         env=dict(_env("1", cache), FORK_TRIES=str(tries)),
         timeout=300,
     )
     assert "Traceback" not in r.stderr, r.stderr
-    assert r.returncode == serial.returncode
-    assert r.stdout == serial.stdout
-    assert _steady(r.stderr) == _steady(serial.stderr)
-    assert tries.read_text().count("fork") == 2  # the lint parent, then the split
+    assert r.returncode == reference.returncode
+    assert r.stdout == reference.stdout
+    assert _steady(r.stderr) == _steady(reference.stderr)
+    return tries.read_text().count("fork")
 
 
 # A build run as the CLI runs it; how often it started a lint parent, and whether one linted.
@@ -517,17 +525,5 @@ def test_a_build_that_cannot_fork_its_lint_workers_lints_in_its_own_process(prob
     output of a build that could."""
     reference = _build(probed, "0", tmp_path / "reference")
     assert reference.returncode == 1 and "W9990" in reference.stdout + reference.stderr
-    tries = tmp_path / "tries"
-    r = subprocess.run(
-        [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
-        capture_output=True,
-        text=True,
-        cwd=probed,
-        env=dict(_env("1", tmp_path / "cache"), FORK_TRIES=str(tries)),
-        timeout=300,
-    )
-    assert "Traceback" not in r.stderr, r.stderr
-    assert r.returncode == reference.returncode
-    assert r.stdout == reference.stdout
-    assert _steady(r.stderr) == _steady(reference.stderr)
-    assert tries.read_text().count("fork") == 2  # the lint parent, then the pool's first worker
+    # The lint parent, then the pool's first worker.
+    assert _forks_tried_without_fork(probed, tmp_path / "cache", tmp_path, reference) == 2
