@@ -16,7 +16,8 @@ a resolver's caches made at first use), `lintpatch_template` (a template's keys 
 walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tests made once,
 a schema's keywords split with a set), `lintpatch_decode` (the decoder's strings and mappings
 made with less work), `lintpatch_enum` (a string looked up in a set of an enum's values),
-`lintpatch_conditions` (a value with no `Fn::If`: its one scenario without a search). Each module's
+`lintpatch_conditions` (a value with no `Fn::If`: its one scenario without a search),
+`lintpatch_updatepolicy` (E3016 skips a resource without `UpdatePolicy`). Each module's
 docstring says what its patches change, why the findings stay the same, and the upstream change
 it stands for.
 
@@ -192,6 +193,7 @@ def patches() -> list[Any]:
         lintpatch_resolver,
         lintpatch_rules,
         lintpatch_template,
+        lintpatch_updatepolicy,
     )
 
     return [
@@ -205,6 +207,7 @@ def patches() -> list[Any]:
         *lintpatch_decode.PATCHES,
         *lintpatch_enum.PATCHES,
         *lintpatch_conditions.PATCHES,
+        *lintpatch_updatepolicy.PATCHES,
     ]
 
 

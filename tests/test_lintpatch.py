@@ -40,6 +40,7 @@ NAMES = [
     "yaml-map",
     "enum-set",
     "conditions-none",
+    "updatepolicy-absent",
 ]
 CODE_PATCHES = {"enum-set"}  # they replace the code of cfn-lint's function object, not the object
 
@@ -79,6 +80,7 @@ def _target(name: str) -> tuple[Any, str]:
         "context-module-names": (context.Context, "module_names"),
         "enum-set": (_keywords, "enum"),
         "conditions-none": (Conditions, "evolve_from_instance"),
+        "updatepolicy-absent": (type(lint._rules()["E3016"]), "validate"),
     }[name]
 
 
@@ -111,7 +113,8 @@ def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain)
     else:
         read = getattr(original, "func", original)  # a cached property: its function
         module = getattr(read, "__module__", read.__name__)
-        assert module.startswith(("cfnlint", "CfnLint", "regex"))
+        # A rule's class: cfn-lint loads its file as a module named after it.
+        assert module.startswith(("cfnlint", "CfnLint", "Configuration", "regex"))
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
@@ -899,3 +902,132 @@ def test_a_schema_is_split_as_cfn_lint_splits_it(schema):
     finally:
         patch.uninstall()
         assert lintpatch.apply()
+
+
+# -- updatepolicy-absent: E3016 on resources without UpdatePolicy -------------------------------
+
+_POLICY_TYPES = [
+    "AWS::AutoScaling::AutoScalingGroup",
+    "AWS::Lambda::Alias",
+    "AWS::OpenSearchService::Domain",
+    "AWS::ElastiCache::ReplicationGroup",
+    "AWS::AppStream::Fleet",
+    "AWS::S3::Bucket",  # takes no UpdatePolicy
+    "AWS::SNS::Topic",
+]
+_policies = st.sampled_from(
+    [
+        {"AutoScalingRollingUpdate": {"MaxBatchSize": 1, "PauseTime": "PT5M"}},
+        {"AutoScalingRollingUpdate": {"MaxBatchSize": "many"}},
+        {"CodeDeployLambdaAliasUpdate": {"ApplicationName": "a", "DeploymentGroupName": "g"}},
+        {"EnableVersionUpgrade": True},
+        {"UseOnlineResharding": True},
+        {},
+        "not an object",
+        {"Fn::Select": [0, [{}]]},
+        {"Fn::If": ["IsProd", {"EnableVersionUpgrade": True}, {"Ref": "AWS::NoValue"}]},
+        {"Ref": "Topic"},
+    ]
+)
+_resources = st.fixed_dictionaries(
+    {"Type": st.one_of(st.sampled_from(_POLICY_TYPES), st.just({"Ref": "Kind"}))},
+    optional={
+        "UpdatePolicy": _policies,
+        "Condition": st.just("IsProd"),
+        "DeletionPolicy": st.sampled_from(
+            ["Retain", {"Fn::If": ["IsProd", "Retain", "Delete"]}, "Sometimes"]
+        ),
+        "Properties": st.just({}),
+        "Metadata": st.just({"Fn::If": ["IsProd", {"a": 1}, {"Ref": "AWS::NoValue"}]}),
+    },
+)
+
+
+def _e3016_template(resources: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(
+        {
+            "AWSTemplateFormatVersion": "2010-09-09",
+            "Parameters": {"Kind": {"Type": "String"}},
+            "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "AWS::Region"}, "eu-west-1"]}},
+            "Resources": {**resources, "Topic": {"Type": "AWS::SNS::Topic"}},
+        }
+    )
+
+
+def _all_findings(text: str) -> list[tuple[Any, ...]]:
+    return sorted(
+        (m.rule.id, m.linenumber, m.columnnumber, m.message)
+        for m in lint.lint_text("t.json", text, "eu-west-1")
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(st.sampled_from(["A", "B", "C"]), _resources, min_size=1, max_size=3))
+def test_e3016_finds_what_cfn_lint_finds_with_and_without_update_policies(resources):
+    text = _e3016_template(resources)
+    patch = next(p for p in lintpatch.patches() if p.name == "updatepolicy-absent")
+    lint._rules()
+    patch.uninstall()
+    try:
+        without = _all_findings(text)
+        assert patch.install()
+        assert _all_findings(text) == without
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
+
+
+def test_e3016_s_schema_is_one_the_shortcut_may_take_and_others_are_not():
+    from cfn.lintpatch_updatepolicy import constrains_only
+
+    assert constrains_only(lint._rules()["E3016"]._schema)
+    then = {"properties": {"UpdatePolicy": {"type": "object"}}, "additionalProperties": True}
+    assert constrains_only({"allOf": [{"if": {"required": ["Type"]}, "then": then}]})
+    for other in (
+        {"required": ["UpdatePolicy"]},
+        {"allOf": [{"if": {}, "then": {"properties": {"Type": {"const": "x"}}}}]},
+        {"allOf": [{"if": {}, "else": {"additionalProperties": False}}]},
+        {"anyOf": [then]},
+        {"$ref": "#/definitions/x"},
+        {"minProperties": 5},
+        False,
+    ):
+        assert not constrains_only(other), other
+
+
+def _e3016(resources: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [f for f in _all_findings(_e3016_template(resources)) if f[0] == "E3016"]
+
+
+def test_e3016_validates_only_resources_with_an_update_policy(plain, monkeypatch):
+    """The shortcut is taken (the schema is not walked) for a resource without UpdatePolicy, not
+    for one with it, and not when the rule's schema could fail such a resource."""
+    rule = lint._rules()["E3016"]
+    assert lintpatch.apply(["updatepolicy-absent"])
+    walked: list[Any] = []  # the resources E3016 walked its schema over
+    base = type(rule).__mro__[1]  # E3016's `validate` calls its `_iter_errors` through super()
+    walk = base._iter_errors
+
+    def spy(self: Any, validator: Any, instance: Any) -> Any:
+        if self is rule:
+            walked.append(dict(instance))
+        return walk(self, validator, instance)
+
+    monkeypatch.setattr(base, "_iter_errors", spy)
+    try:
+        plain_bucket = {"Bucket": {"Type": "AWS::S3::Bucket"}}
+        assert _e3016(plain_bucket) == []
+        assert [r.get("Type") for r in walked] == []
+        with_policy = {"Bucket": {"Type": "AWS::S3::Bucket", "UpdatePolicy": {}}}
+        found = _e3016(with_policy)
+        assert [f[0] for f in found] == ["E3016"] and walked[0]["Type"] == "AWS::S3::Bucket"
+        # A schema that requires the key: the shortcut would hide its error; it is not taken.
+        walked.clear()
+        monkeypatch.setattr(rule, "_schema", {"required": ["UpdatePolicy"]})
+        found = _e3016(plain_bucket)
+        assert [f[0] for f in found] == ["E3016", "E3016"]  # the bucket and the topic
+        assert sorted(r["Type"] for r in walked) == ["AWS::S3::Bucket", "AWS::SNS::Topic"]
+    finally:
+        monkeypatch.undo()  # before `plain` applies the patches again
