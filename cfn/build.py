@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -237,10 +238,33 @@ def _lint_ahead(request: BuildRequest) -> Callable[[RenderedTemplate], None] | N
     return each
 
 
+def _lint_certain(request: BuildRequest) -> bool:
+    """Whether this build will lint every template it renders, known before anything is
+    imported or rendered: no lint cache to read (--no-cache), or an empty one (a new checkout,
+    CI, a cache just cleared)."""
+    if not (request.lint and request.lint_ahead):
+        return False
+    from cfn import lint
+
+    where = lint._cache_dir(request.use_cache or None)
+    if where is None:
+        return True
+    try:
+        with os.scandir(where) as entries:
+            return next(entries, None) is None
+    except OSError:  # none yet (or unreadable: the build says so when it writes there)
+        return True
+
+
 def run(request: BuildRequest) -> BuildResult:
     """Build as asked; raise `BuildError` (or `config.ConfigError`) when it cannot."""
     from cfn import lintfork
 
+    if _lint_certain(request):
+        # The lint process loads cfn-lint (about 0.6 s) while this one imports the
+        # configuration's and templates' modules, loads the configuration and renders: started
+        # at the first template (`_lint_ahead`), it would start about 0.25 s later.
+        lintfork.prestart()
     try:
         return _run(request)
     finally:

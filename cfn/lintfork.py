@@ -48,6 +48,7 @@ class _Ahead:
 
 _ahead: _Ahead | None = None
 _loaded_ahead = False  # a lint parent of this process loaded cfn-lint (and linted)
+_no_fork = False  # a lint parent could not be forked (EAGAIN...): not tried again
 
 
 def cfnlint_loaded() -> bool:
@@ -143,8 +144,10 @@ def _close(*fds: int) -> None:
 def prestart() -> None:
     """Fork the lint parent, unless cfn-lint is loaded here already (build server, --watch),
     it is turned off, one runs, or a thread runs (a fork would copy its locks)."""
-    global _ahead
-    if _ahead is not None or "cfnlint" in sys.modules or not enabled() or not hasattr(os, "fork"):
+    global _ahead, _no_fork
+    if _ahead is not None or _no_fork or "cfnlint" in sys.modules or not enabled():
+        return
+    if not hasattr(os, "fork"):
         return
     if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
         return
@@ -157,6 +160,7 @@ def prestart() -> None:
             pid = _fork()
         except OSError:  # no pipe or no fork (EMFILE, EAGAIN, ENOMEM): the build lints itself
             _close(*fds)
+            _no_fork = True  # started before rendering, it is not tried again at a cache miss
             return
         req_r, req_w, res_r, res_w = fds
         if pid == 0:

@@ -390,23 +390,27 @@ def _forks_tried_without_fork(
     return tries.read_text().count("fork")
 
 
-# A build run as the CLI runs it; how often it started a lint parent, and whether one linted.
+# A build run as the CLI runs it; how many lint parents it started ("started"), whether each
+# started before the configuration's modules were imported ("early"), and whether one linted.
 CLI_SCRIPT = textwrap.dedent(
     """
     import json, os, sys
     from cfn import lintfork
     from cfn.cli import build
 
-    calls, prestart = [], lintfork.prestart
+    early, prestart = [], lintfork.prestart
 
     def counted():
-        calls.append(1)
+        idle = lintfork._ahead is None
         prestart()
+        if idle and lintfork._ahead is not None:
+            early.append(not {"pydantic", "troposphere", "cfn.config"} & set(sys.modules))
 
     lintfork.prestart = counted
     status = build.run(sys.argv[1:])
     with open(os.environ["AHEAD_OUT"], "w") as fh:
-        json.dump({"status": status, "started": len(calls), "ahead": lintfork._loaded_ahead}, fh)
+        found = {"status": status, "started": len(early), "ahead": lintfork._loaded_ahead}
+        json.dump({**found, "early": early}, fh)
     """
 )
 
@@ -434,12 +438,13 @@ def test_lint_format_loads_cfn_lint_once_in_the_build_itself(probed, tmp_path):
         return _cli(probed, tmp_path / name, tmp_path / f"{name}.json", *args)
 
     # The probe's findings, linted ahead.
-    assert cli("plain") == {"status": 1, "started": 1, "ahead": True}
+    assert cli("plain") == {"status": 1, "started": 1, "ahead": True, "early": [True]}
     findings = tmp_path / "findings.sarif"
     assert cli("formatted", "--lint-format", "sarif", "--lint-out", str(findings)) == {
         "status": 1,
         "started": 0,
         "ahead": False,
+        "early": [],
     }
     assert "W9990" in findings.read_text()
 
@@ -511,12 +516,18 @@ def test_the_lint_parent_starts_only_when_the_lint_cache_misses(probed, tmp_path
     def cli(name: str) -> dict:
         return _cli(probed, cache, tmp_path / f"{name}.json")
 
-    assert cli("cold") == {"status": 1, "started": 1, "ahead": True}
-    assert cli("cached") == {"status": 1, "started": 0, "ahead": False}
+    # An empty cache: every template is linted, so it starts before anything is rendered (the
+    # configuration's modules not imported yet), and loads cfn-lint beside that work.
+    assert cli("cold") == {"status": 1, "started": 1, "ahead": True, "early": [True]}
+    assert cli("cached") == {"status": 1, "started": 0, "ahead": False, "early": []}
     entries = sorted((cache / "lint").rglob("*.json"))
     entries[len(entries) // 2].unlink()  # one template's findings forgotten
-    assert cli("one") == {"status": 1, "started": 1, "ahead": True}
+    # At the first template the cache does not answer (after the configuration was loaded).
+    assert cli("one") == {"status": 1, "started": 1, "ahead": True, "early": [False]}
     assert len(sorted((cache / "lint").rglob("*.json"))) == len(entries)  # cached again
+    # --no-cache: the cache is not read, every template is linted: started before rendering.
+    no_cache = _cli(probed, cache, tmp_path / "no-cache.json", "--no-cache")
+    assert no_cache == {"status": 1, "started": 1, "ahead": True, "early": [True]}
 
 
 def test_a_build_that_cannot_fork_its_lint_workers_lints_in_its_own_process(probed, tmp_path):

@@ -14,8 +14,6 @@ from typing import Any, TypeVar
 
 import click
 
-from cfn import config as config_mod
-
 EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_ERROR = 1
@@ -47,7 +45,7 @@ def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
 
             try:
                 return fn(*args, **kwargs)
-            except config_mod.ConfigError as exc:
+            except _config_error() as exc:
                 err(f"error: invalid configuration: {exc}")
                 err("fix the configuration file and run again")
                 sys.exit(config_exit)
@@ -71,6 +69,18 @@ def handle_errors(config_exit: int = EXIT_USAGE) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+class _NotRaised(Exception):
+    """What no exception is: `cfn.config` was not imported, so none of its errors was raised."""
+
+
+def _config_error() -> type[Exception]:
+    """`cfn.config.ConfigError` when that module is loaded. Read when an exception is matched,
+    not imported up front: a build starts its lint process before the configuration module
+    (pydantic, troposphere: about 0.15 s) is imported (`cfn.build.run`)."""
+    module = sys.modules.get("cfn.config")
+    return module.ConfigError if module is not None else _NotRaised
 
 
 def _explain_aws(exc: BaseException) -> Any:
