@@ -172,18 +172,20 @@ def median(runs: list[Run], attr: str = "seconds") -> float:
     return statistics.median(getattr(r, attr) for r in runs)
 
 
-def paired(n: int, a: Callable[[], Run], b: Callable[[], Run]) -> tuple[list[Run], list[Run]]:
+def paired(
+    n: int, a: Callable[[], Run], b: Callable[[], Run], check: Callable[[Run], Run] = ok
+) -> tuple[list[Run], list[Run]]:
     """n runs of each, as pairs; the first of a pair alternates, so neither side always runs
-    on a machine the other just warmed (or heated)."""
+    on a machine the other just warmed (or heated). Each run passes `check` (exit status 0)."""
     runs_a: list[Run] = []
     runs_b: list[Run] = []
     for i in range(n):
         if i % 2 == 0:
-            runs_a.append(ok(a()))
-            runs_b.append(ok(b()))
+            runs_a.append(check(a()))
+            runs_b.append(check(b()))
         else:
-            runs_b.append(ok(b()))
-            runs_a.append(ok(a()))
+            runs_b.append(check(b()))
+            runs_a.append(check(a()))
     return runs_a, runs_b
 
 
@@ -385,10 +387,17 @@ def scale_config(n_services: int, where: Path) -> Path:
     return path
 
 
+def linted(run: Run) -> Run:
+    """`run`, a build that ended as a build does: 0, or 1 for lint findings (the size warnings
+    at scale); anything else stops the benchmark (a build that failed early would look fast)."""
+    if run.proc.returncode not in (0, 1):
+        sys.exit(run.proc.stderr)
+    return run
+
+
 def summarise(run: Run, out: Path) -> dict:
     """What `bin/build-templates --output json` said of its templates, and their largest counts."""
-    if run.proc.returncode not in (0, 1):  # 1: lint findings (the size warnings at scale)
-        sys.exit(run.proc.stderr)
+    linted(run)
     summary = json.loads(run.proc.stdout)
     kinds = ("Resources", "Parameters", "Outputs")
     texts = [json.loads(p.read_text(encoding="utf-8")) for p in out.rglob("*.json")]
@@ -424,13 +433,11 @@ def cdk_ready() -> str | None:
     return None
 
 
-def bench_cdk(
-    n_services: int, ours: Run, again: Callable[[], Run], tmp: Path, repeat: int
-) -> list[Row]:
+def bench_cdk(n_services: int, build: Callable[[], Run], tmp: Path, repeat: int) -> list[Row]:
     """CDK's synth of the same n-service platform, in its own Node.js process, against our
-    cold build (whole process, lint included) of it: `repeat` pairs, each a build of ours
-    (`ours`, then `again()`) next to a synth, so that both sides see the same machine; the
-    ratio is the median of the pairs' ratios."""
+    cold build (whole process, lint included) of it: `repeat` pairs of a new cold build
+    (`build()`) and a synth, in alternating order (`paired`), so that both sides see the same
+    machine; the ratio is the median of the pairs' ratios."""
     from cfn import config
     from tests import scale
 
@@ -442,23 +449,19 @@ def bench_cdk(
     platform_json.write_text(
         json.dumps(config.from_dict(scale.with_services(raw, n_services)).model_dump(mode="json"))
     )
-    pairs: list[tuple[float, float]] = []
-    resources = 0
-    for i in range(max(1, repeat)):
-        build = ours if i == 0 else again()
-        out = tmp / f"cdk-{i}.out"
-        synth = ok(measured(["node", str(CDK_DIR / "app.js"), str(platform_json), str(out)]))
-        pairs.append((build.seconds, synth.seconds))
-        resources = sum(
-            len(json.loads(p.read_text()).get("Resources", {})) for p in out.glob("*.template.json")
-        )
-    ratio = statistics.median(b / c for b, c in pairs)
-    builds = ", ".join(f"{b:.1f}" for b, _ in pairs)
-    synths = ", ".join(f"{c:.1f}" for _, c in pairs)
-    runs = f"median of {len(pairs)} paired runs" if len(pairs) > 1 else "1 run"
+    outs = (tmp / f"cdk-{i}.out" for i in range(1000))
+    cdk = [str(CDK_DIR / "app.js"), str(platform_json)]
+    synth = lambda: ok(measured(["node", *cdk, str(next(outs))]))  # noqa: E731
+    builds, synths = paired(max(1, repeat), build, synth, check=linted)
+    resources = sum(
+        len(json.loads(p.read_text()).get("Resources", {}))
+        for p in (tmp / "cdk-0.out").glob("*.template.json")
+    )
+    ratio = statistics.median(b.seconds / c.seconds for b, c in zip(builds, synths, strict=True))
+    runs = f"median of {len(builds)} paired runs" if len(builds) > 1 else "1 run"
     return [
-        (f"{CDK_LABEL}; {runs}", f"{synths} s, {resources} resources", "", None),
-        ("  our cold build in the same pairs", f"{builds} s", "", None),
+        (f"{CDK_LABEL}; {runs}", f"{_listed(synths)} s, {resources} resources", "", None),
+        ("  our cold build in the same pairs", f"{_listed(builds)} s", "", None),
         (
             "  ratio build (with lint) / CDK synth (without), wall, median of the pairs",
             f"{ratio:.2f}",
@@ -466,6 +469,10 @@ def bench_cdk(
             ratio <= 0.80,
         ),
     ]
+
+
+def _listed(runs: list[Run]) -> str:
+    return ", ".join(f"{r.seconds:.1f}" for r in runs)
 
 
 def bench_scale(sizes: list[int], tmp: Path, repeat: int = 1) -> list[Row]:
@@ -512,7 +519,7 @@ def bench_scale(sizes: list[int], tmp: Path, repeat: int = 1) -> list[Row]:
             ),
         ]
         if n == 30:
-            rows += bench_cdk(n, run, lambda outs=outs, cold=cold: cold(next(outs)), tmp, repeat)
+            rows += bench_cdk(n, lambda outs=outs, cold=cold: cold(next(outs)), tmp, repeat)
         if m["findings"]:
             rows.append((f"  lint findings at {n} services", ", ".join(m["findings"]), "", None))
     return rows

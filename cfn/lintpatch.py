@@ -19,7 +19,10 @@ made with less work), `lintpatch_enum` (a string looked up in a set of an enum's
 `lintpatch_conditions` (a value with no `Fn::If`: its one scenario without a search),
 `lintpatch_updatepolicy` (E3016 skips a resource without `UpdatePolicy`). Each module's
 docstring says what its patches change, why the findings stay the same, and the upstream change
-it stands for.
+it stands for. "The same" holds for templates cfn-lint validates without reaching Python's
+recursion limit: a template nested about a thousand levels deep (YAML aliases can do it in a few
+KB; JSON's decoder stops at a few hundred) makes cfn-lint report the RecursionError under
+whichever rule hits the limit, and a patch that changes the depth of the stack moves it.
 
 Any other cfn-lint is left alone, silently: findings are then cfn-lint's as shipped. `remove()`
 puts every replaced function back (the tests lint with and without the patches and compare).

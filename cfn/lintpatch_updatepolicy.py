@@ -14,8 +14,11 @@ condition scenarios and errors made and dropped: about a tenth of a service temp
   error it may yield when it cannot decide is dropped by `CfnLintJsonSchema._iter_errors`);
 - the `Fn::Select` test at the start of the method reads `UpdatePolicy`, absent here.
 
-The replacement takes that shortcut only when all of these hold, and otherwise runs cfn-lint's
-code:
+The findings are the same for every template cfn-lint validates without reaching Python's
+recursion limit (its scenario search recurses once per nesting level of a value: only YAML
+aliases reach the limit, JSON's decoder stops far below it; cfn-lint then reports the exception,
+in which rule depends on where the limit is hit, which any patch can move). The replacement
+takes that shortcut only when all of these hold, and otherwise runs cfn-lint's code:
 - the resource is an object with a string `Type` and no `UpdatePolicy` key. Its keys cannot
   change in a condition scenario: scenarios resolve values, and `Ref: AWS::NoValue` only drops
   keys;

@@ -364,3 +364,32 @@ def test_a_closed_standard_stream_is_treated_as_dev_null_not_a_traceback(tmp_pat
         )
     else:
         assert "template" in r.stdout.splitlines()[0]
+
+
+def _python(code: str) -> str:
+    r = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60
+    )
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    return r.stdout.strip()
+
+
+def test_the_build_command_imports_neither_the_configuration_s_modules_nor_the_deploy_commands():
+    """bin/build-templates starts its lint process before pydantic and troposphere are imported
+    (cfn.build.run): importing its command must not bring them in."""
+    heavy = ["pydantic", "troposphere", "cfn.config", "cfn.cli.plan", "boto3"]
+    code = f"import sys, cfn.cli.build; print([m for m in {heavy!r} if m in sys.modules])"
+    assert _python(code) == "[]"
+
+
+@pytest.mark.parametrize("first", ["cfn.cli.plan", "cfn.cli.execute", "cfn.cli.context"])
+def test_the_deploy_group_is_the_group_with_every_command_whatever_is_imported_first(first):
+    code = (
+        f"import click, json, {first}; from cfn.cli import deploy; import cfn.cli as c; "
+        "print(json.dumps([isinstance(deploy, click.Group), deploy is c.deploy, "
+        "sorted(deploy.commands)]))"
+    )
+    group, same, commands = json.loads(_python(code))
+    assert group and same
+    expected = {"bootstrap", "plan", "status", "execute", "diff", "destroy", "services", "logs"}
+    assert expected <= set(commands)

@@ -1,5 +1,5 @@
 """The command line, one module per command group: `build` (bin/build-templates) and the
-`deploy` group (bin/deploy), whose commands live in `deploy` (bootstrap, plan, status),
+`deploy` group (bin/deploy), whose commands live in `plan` (bootstrap, plan, status),
 `execute`, `review` (diff) and `operate` (destroy, services, logs, secret, cleanup). `context`
 holds the group and what its commands share; `common` the exit codes and error handling.
 
@@ -19,10 +19,9 @@ def _load() -> None:
     import importlib
 
     # The command modules register their commands on the `deploy` group when imported (by
-    # name: a `from cfn.cli import ...` would ask this module's __getattr__ again). Each
-    # import binds this package's `deploy` to the module cfn/cli/deploy.py: the group is
-    # bound after them.
-    for name in ("deploy", "execute", "operate", "review"):
+    # name: a `from cfn.cli import ...` would ask this module's __getattr__ again). No module
+    # is named `deploy`: importing it would bind this package's `deploy` to it, not the group.
+    for name in ("plan", "execute", "operate", "review"):
         importlib.import_module(f"cfn.cli.{name}")
     from cfn.cli.build import build_templates
     from cfn.cli.common import run_group

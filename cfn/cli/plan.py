@@ -1,4 +1,5 @@
-"""`deploy`: bootstrap, plan, execute and status of an environment through reviewed change sets.
+"""`deploy bootstrap`, `deploy plan` and `deploy status`: an environment's roles, its reviewed
+change sets and its stacks' state (`execute` is in `cfn.cli.execute`).
 
 Thin: parse the options, call one function of `cfn.deploy`, print its result, choose the exit
 code. Usage errors exit 1 here, because 2 means "a change set is waiting for review".
