@@ -17,7 +17,9 @@ walk, its GetAtt attributes kept), `lintpatch_filter` (the function filter's tes
 a schema's keywords split with a set), `lintpatch_decode` (the decoder's strings and mappings
 made with less work), `lintpatch_enum` (a string looked up in a set of an enum's values),
 `lintpatch_conditions` (a value with no `Fn::If`: its one scenario without a search),
-`lintpatch_updatepolicy` (E3016 skips a resource without `UpdatePolicy`). Each module's
+`lintpatch_updatepolicy` (E3016 skips a resource without `UpdatePolicy`), `lintpatch_sub`
+(E1019 does not validate `${AWS::Region}`-style pseudo parameters as Refs where that can find
+nothing). Each module's
 docstring says what its patches change, why the findings stay the same, and the upstream change
 it stands for. "The same" holds for templates cfn-lint validates without reaching Python's
 recursion limit: a template nested about a thousand levels deep (YAML aliases can do it in a few
@@ -162,6 +164,8 @@ class RulePatch:
         if not is_the_one_we_read(original, self.digest):
             return False
         replacement = self._make(original)
+        if replacement is None:  # the code around it is not as the patch needs it
+            return False
         replacement.__wrapped__ = original
         setattr(cls, self.attribute, replacement)
         self.classes[cls] = original
@@ -195,6 +199,7 @@ def patches() -> list[Any]:
         lintpatch_regex,
         lintpatch_resolver,
         lintpatch_rules,
+        lintpatch_sub,
         lintpatch_template,
         lintpatch_updatepolicy,
     )
@@ -211,6 +216,7 @@ def patches() -> list[Any]:
         *lintpatch_enum.PATCHES,
         *lintpatch_conditions.PATCHES,
         *lintpatch_updatepolicy.PATCHES,
+        *lintpatch_sub.PATCHES,
     ]
 
 

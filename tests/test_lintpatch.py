@@ -7,6 +7,7 @@ cfn-lint version or to a function whose code is not the one it was written again
 from __future__ import annotations
 
 import inspect
+import sys
 from importlib import metadata
 from typing import Any
 
@@ -41,6 +42,7 @@ NAMES = [
     "enum-set",
     "conditions-none",
     "updatepolicy-absent",
+    "sub-pseudo",
 ]
 CODE_PATCHES = {"enum-set"}  # they replace the code of cfn-lint's function object, not the object
 
@@ -81,6 +83,7 @@ def _target(name: str) -> tuple[Any, str]:
         "enum-set": (_keywords, "enum"),
         "conditions-none": (Conditions, "evolve_from_instance"),
         "updatepolicy-absent": (type(lint._rules()["E3016"]), "validate"),
+        "sub-pseudo": (type(lint._rules()["E1019"]), "_validate_string"),
     }[name]
 
 
@@ -114,7 +117,7 @@ def test_the_patch_is_in_effect_and_remove_puts_cfn_lint_s_own_back(name, plain)
         read = getattr(original, "func", original)  # a cached property: its function
         module = getattr(read, "__module__", read.__name__)
         # A rule's class: cfn-lint loads its file as a module named after it.
-        assert module.startswith(("cfnlint", "CfnLint", "Configuration", "regex"))
+        assert module.startswith(("cfnlint", "CfnLint", "Configuration", "Sub", "regex"))
     assert lintpatch.apply([name])
     assert lintpatch.applied() == {name}
     patched = _current(name)
@@ -1031,3 +1034,139 @@ def test_e3016_validates_only_resources_with_an_update_policy(plain, monkeypatch
         assert sorted(r["Type"] for r in walked) == ["AWS::S3::Bucket", "AWS::SNS::Topic"]
     finally:
         monkeypatch.undo()  # before `plain` applies the patches again
+
+
+# -- sub-pseudo: Fn::Sub's pseudo parameters not validated as Refs where nothing can be found ----
+
+_SUB_NAMES = [
+    "AWS::Region",
+    "AWS::AccountId",
+    "AWS::Partition",
+    "AWS::StackName",
+    " AWS::URLSuffix ",  # spaces inside the braces
+    "AWS::NoValue",
+    "AWS::NotificationARNs",  # a list: an error in a string
+    "Name",  # a parameter
+    "Secret",  # a NoEcho parameter
+    "Group",  # a resource (E1041's formats)
+    "Group.GroupId",  # a GetAtt
+    "Missing",
+    "Mapped",  # given in the Sub's own map
+    "!Literal",
+]
+_sub_strings = st.lists(
+    st.tuples(st.sampled_from(["", "arn:", "-", ":x/"]), st.sampled_from(_SUB_NAMES)),
+    min_size=1,
+    max_size=4,
+).map(lambda parts: "".join(f"{text}${{{name}}}" for text, name in parts))
+_PLACES = [  # where a Sub is checked: a string property, a password (W1011), an AMI (W2506)
+    ("Topic", "AWS::SNS::Topic", "TopicName"),
+    ("Db", "AWS::RDS::DBInstance", "MasterUserPassword"),
+    ("Host", "AWS::EC2::Instance", "ImageId"),
+]
+
+
+def _sub_template(
+    value: Any, place: int, transform: bool, output: bool, clash: str | None = None
+) -> str:
+    """A template with `value` at one of `_PLACES` (and in an output); `clash`: a parameter
+    (a list) or a resource named as a pseudo parameter, which CloudFormation refuses and
+    cfn-lint reports, and whose Ref cfn-lint checks as that parameter's or resource's."""
+    import json
+
+    name, kind, prop = _PLACES[place]
+    resources: dict[str, Any] = {
+        "Group": {"Type": "AWS::EC2::SecurityGroup", "Properties": {"GroupDescription": "g"}},
+        name: {"Type": kind, "Properties": {prop: value}},
+    }
+    template: dict[str, Any] = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {
+            "Name": {"Type": "String"},
+            "Secret": {"Type": "String", "NoEcho": True},
+        },
+        "Resources": resources,
+    }
+    if clash == "parameter":
+        template["Parameters"]["AWS::StackName"] = {"Type": "CommaDelimitedList"}
+    elif clash == "resource":
+        resources["AWS::AccountId"] = {"Type": "AWS::SNS::Topic"}
+    if output:
+        template["Outputs"] = {"Out": {"Value": value}}
+    if transform:
+        template["Transform"] = "AWS::LanguageExtensions"
+    return json.dumps(template)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    _sub_strings,
+    st.sampled_from([None, {"Mapped": "m"}, {"AWS::Region": "r", "Mapped": {"Ref": "Name"}}]),
+    st.integers(0, len(_PLACES) - 1),
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([None, "parameter", "resource"]),
+)
+def test_fn_sub_finds_what_cfn_lint_finds_with_pseudo_parameters(
+    text, mapping, place, tf, out, clash
+):
+    value = {"Fn::Sub": text if mapping is None else [text, mapping]}
+    template = _sub_template(value, place, tf, out, clash)
+    patch = next(p for p in lintpatch.patches() if p.name == "sub-pseudo")
+    lint._rules()
+    patch.uninstall()
+    try:
+        without = _all_findings(template)
+        assert patch.install()
+        assert _all_findings(template) == without
+    finally:
+        patch.uninstall()
+        assert lintpatch.apply()
+
+
+def _ref_calls(template: str) -> int:
+    """How often E1020's `Ref.ref` ran while linting `template`."""
+    code = type(lint._rules()["E1020"]).ref.__code__
+    calls = [0]
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is code:
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        _all_findings(template)
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+def test_a_pseudo_parameter_in_fn_sub_is_not_validated_as_a_ref(plain):
+    """With the patch, `${AWS::Region}` and its kind run no Ref check; a parameter still does;
+    and a child rule of E1020 that is not the code the patch read (one that reports pseudo
+    parameters, say) makes it validate them all again, with that rule's findings."""
+    lint._rules()
+    pseudo = _sub_template({"Fn::Sub": "arn:${AWS::Partition}:${AWS::Region}"}, 0, False, False)
+    named = _sub_template({"Fn::Sub": "${AWS::Region}-${Name}"}, 0, False, False)
+    counts = {"pseudo": _ref_calls(pseudo), "named": _ref_calls(named)}
+    assert counts["pseudo"] >= 2 and counts["named"] >= 2  # cfn-lint's own code: each name
+    assert lintpatch.apply(["sub-pseudo"])
+    assert _ref_calls(pseudo) == 0
+    assert 1 <= _ref_calls(named) < counts["named"]  # the parameter only
+
+    class PseudoWatch:  # a child rule of E1020 the patch has not read; it sees every Ref
+        id = "W9991"
+        keywords = ["*"]
+        seen: list[str] = []
+
+        def validate(self, validator: Any, keyword: Any, instance: Any, schema: Any) -> Any:
+            self.seen.append(instance)
+            return iter(())
+
+    children = lint._rules()["E1020"].child_rules
+    children["W9991"] = PseudoWatch()
+    try:
+        assert _ref_calls(pseudo) >= 2
+        assert sorted(set(PseudoWatch.seen)) == ["AWS::Partition", "AWS::Region"]
+    finally:
+        del children["W9991"]
