@@ -52,7 +52,9 @@ def test_a_cached_run_reports_the_same_findings_as_an_uncached_one(tmp_path, mon
     ]
     assert as_tuples[0] == as_tuples[1] == as_tuples[2]
     # Cached findings still feed cfn-lint's formatters.
-    assert '"ruleId": "E9003"' in lint.format_findings(second, "sarif")
+    from cfn import lintformat
+
+    assert '"ruleId": "E9003"' in lintformat.format_findings(second, "sarif")
 
 
 def test_cache_key_changes_with_each_input(monkeypatch, tmp_path):

@@ -187,9 +187,9 @@ def _show(result: build.BuildResult) -> None:
 
 
 def _lint_report(result: build.BuildResult, lint_format: str, lint_out: Path | None) -> None:
-    from cfn import lint
+    from cfn import lintformat
 
-    formatted = lint.format_findings(result.findings, lint_format)
+    formatted = lintformat.format_findings(result.findings, lint_format)
     if lint_out is None:
         click.echo(formatted)
         return
