@@ -415,6 +415,7 @@ def summarise(run: Run, out: Path) -> dict:
 
 
 CDK_DIR = ROOT / "bench" / "cdk"
+CDK_PAIRS = 5
 CDK_LABEL = "  CDK synth of the same platform (bench/cdk/app.js, L2 constructs, no lint)"
 
 
@@ -452,7 +453,9 @@ def bench_cdk(n_services: int, build: Callable[[], Run], tmp: Path, repeat: int)
     outs = (tmp / f"cdk-{i}.out" for i in range(1000))
     cdk = [str(CDK_DIR / "app.js"), str(platform_json)]
     synth = lambda: ok(measured(["node", *cdk, str(next(outs))]))  # noqa: E731
-    builds, synths = paired(max(1, repeat), build, synth, check=linted)
+    # At least CDK_PAIRS: a pair's ratio spreads more than a median of 3 settles (0.71-0.81
+    # over 6 pairs on this machine).
+    builds, synths = paired(max(CDK_PAIRS, repeat), build, synth, check=linted)
     resources = sum(
         len(json.loads(p.read_text()).get("Resources", {}))
         for p in (tmp / "cdk-0.out").glob("*.template.json")
