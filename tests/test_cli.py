@@ -307,8 +307,17 @@ def test_ctrl_c_during_a_build_is_one_line_exit_130_and_leaves_no_half_written_f
         stderr=subprocess.PIPE,
         text=True,
     )
-    # A cold build lints every template (seconds): interrupt it while it is under way.
-    time.sleep(1.5)
+    # A cold build lints every template: interrupt it while it lints, that is once its lint
+    # process (cfn.lintfork) has forked its workers (one per core; none on one core). Not after
+    # a fixed time: the build may be over by then (about 1 s on 2 cores).
+    from cfn import lint
+
+    jobs = lint.default_jobs()
+    lint_processes = 1 + jobs if jobs > 1 else 1
+    deadline = time.monotonic() + 60
+    while len(descendants(process.pid)) < lint_processes and time.monotonic() < deadline:
+        assert process.poll() is None, "the build ended before it was interrupted"
+        time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
