@@ -148,6 +148,9 @@ class RulePatch:
         self.digest = digest
         self._make = make
         self.installed = False
+        # class -> its own function, both weakly held: the function's module refers to the class,
+        # so a strong reference here would keep a dropped rule set's classes alive for ever (the
+        # replacement set on the class keeps the function while the class lives).
         self.classes: weakref.WeakKeyDictionary[type, Any] = weakref.WeakKeyDictionary()
 
     def install(self) -> bool:
@@ -168,12 +171,14 @@ class RulePatch:
             return False
         replacement.__wrapped__ = original
         setattr(cls, self.attribute, replacement)
-        self.classes[cls] = original
+        self.classes[cls] = weakref.ref(original)
         return True
 
     def uninstall(self) -> None:
-        for cls, original in list(self.classes.items()):
-            setattr(cls, self.attribute, original)
+        for cls, function in list(self.classes.items()):
+            original = function()
+            if original is not None:
+                setattr(cls, self.attribute, original)
         self.classes.clear()
         self.installed = False
 

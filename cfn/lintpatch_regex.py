@@ -22,6 +22,7 @@ level, or a cached helper).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,10 @@ class RegexPatch:
 
     def __init__(self) -> None:
         self.stand_in: CompiledOnce | None = None
-        self.covered: list[dict[str, Any]] = []  # the modules' namespaces
+        # The namespaces given the stand-in: cfn-lint's modules' (they live as long as the
+        # process), and those of the rule files, reached through one of their functions, weakly
+        # held: a strong reference would keep a dropped rule set's modules and classes alive.
+        self.covered: list[Callable[[], dict[str, Any] | None]] = []
 
     @property
     def installed(self) -> bool:
@@ -100,44 +104,48 @@ class RegexPatch:
             if regex_digest(regex) != REGEX_DIGEST:
                 return False
             self.stand_in = CompiledOnce(regex)
-        covered = {id(ns) for ns in self.covered}
-        for namespace in _namespaces():
-            if namespace.get("re") is regex and id(namespace) not in covered:
+        for namespace, held in _namespaces():
+            if namespace.get("re") is regex:  # not given the stand-in yet
                 namespace["re"] = self.stand_in
-                self.covered.append(namespace)
+                self.covered.append(held)
         return True
 
     def uninstall(self) -> None:
         if self.stand_in is None:
             return
-        for namespace in self.covered:
-            if namespace.get("re") is self.stand_in:
+        for held in self.covered:
+            namespace = held()
+            if namespace is not None and namespace.get("re") is self.stand_in:
                 namespace["re"] = self.stand_in.__wrapped__
         self.covered.clear()
         self.stand_in = None
 
 
-def _namespaces() -> list[dict[str, Any]]:
+def _namespaces() -> list[tuple[dict[str, Any], Callable[[], dict[str, Any] | None]]]:
     """cfn-lint's modules' namespaces: imported ones, and those of the rule files (from its
-    package) of each rule set given to `lintpatch.apply`."""
+    package) of each rule set given to `lintpatch.apply`; each with how to find it again (a
+    rule file's through a weak reference to one of its functions)."""
     import sys
+    import weakref
 
     import cfnlint
 
     from cfn.lintpatch import _rule_sets
 
     package = str(Path(cfnlint.__file__).parent) + "/"
-    found = [
-        vars(m)
-        for name, m in list(sys.modules.items())
-        if name == "cfnlint" or name.startswith("cfnlint.")
-    ]
+    found: list[tuple[dict[str, Any], Callable[[], dict[str, Any] | None]]] = []
+    for name, m in list(sys.modules.items()):
+        if name == "cfnlint" or name.startswith("cfnlint."):
+            namespace = vars(m)
+            found.append((namespace, lambda namespace=namespace: namespace))
     for rules in _rule_sets():
         for rule in rules.data.values():
             for member in vars(type(rule)).values():
                 namespace = getattr(member, "__globals__", None)
                 if namespace is not None and namespace.get("__file__", "").startswith(package):
-                    found.append(namespace)
+                    function = weakref.ref(member)
+                    found.append((namespace, lambda f=function: getattr(f(), "__globals__", None)))
+                    break  # one function reaches the rule file's namespace
     return found
 
 

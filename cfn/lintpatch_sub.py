@@ -14,21 +14,26 @@ Ref yields no error when (all read at the call):
 - the context is not in "unresolvable function" mode (else an "unknown" error is made);
 - `Ref` is one of the context's functions (else the object is checked as a string, and fails);
 - the validator's `ref` keyword is E1020's `Ref.ref`, with the code we read, and so are the
-  `BaseFn` methods it calls and its schema. It checks that the output type fits (a Ref may be
-  any type), that the name is one of `Context.refs` (it is: a pseudo parameter), resolves
-  nothing (the schema constrains no value), and finds its type, a string, fits the schema;
+  methods it calls (as the rule's class resolves them: an override is seen), its schema and the
+  functions of cfn-lint it relies on (`_has_schema_constraints`, `Context.refs`, the
+  `dynamicValidation` and `cfnContext` keywords, `is_types_compatible`). It checks that the
+  output type fits (a Ref may be any type), that the name is one of `Context.refs` (it is: a
+  pseudo parameter), resolves nothing (the schema constrains no value), and finds its type, a
+  string, fits the schema;
 - E1020's child rules are the ones we read: W1030 is not run here (it has no `keywords`); W2010,
   W1011 and W2506 report only names that are parameters, and E1041 only names that are
   resources. A child rule we did not read (one a project adds, say) cancels the shortcut.
+The verdict on the rule is read again whenever anything it was read from is another object:
+the rule's functions, their code, its schema, its child rules' classes and their code.
 
 The replacement keeps such names out of the string it gives cfn-lint's own `_validate_string`,
 which validates each remaining `${...}` exactly as before. That method reads the string only to
-find those names (the same pattern finds the same names in the rebuilt string: a name holds no
-`}` and no line break, and starts and ends with no space). A string with none left is not
-validated at all. The findings are the same for every template cfn-lint validates without
-reaching Python's recursion limit (see `cfn.lintpatch`). Applied only when `_validate_string`
-is the code we read. The upstream change: the same test in `Sub._validate_string`, or
-`Context.refs` kept rather than rebuilt per call.
+find those names (the same pattern finds the same names in the rebuilt string: after its first
+character a name holds no `}` and no line break, and it starts and ends with no space). A string
+with none left is not validated at all. The findings are the same for every template cfn-lint
+validates without reaching Python's recursion limit (see `cfn.lintpatch`). Applied only when
+`_validate_string` is the code we read. The upstream change: the same test in
+`Sub._validate_string`, or `Context.refs` kept rather than rebuilt per call.
 """
 
 from __future__ import annotations
@@ -43,7 +48,23 @@ from cfn.lintpatch import RulePatch, is_the_one_we_read
 VALIDATE_STRING_DIGEST = "e69137077bf1074b20cc033876fbb92362966bc2fc245646630c2dc870fffe74"
 REF_DIGEST = "43f8ff46b5aa3ba9e60937c2555a94f67b04085e32784d11a4332fa7644f19e1"
 REF_SCHEMA_DIGEST = "248495f701e041af53318d9b75786eae9de14e8b9eb9b018283701872c60d9b5"
+READ_FUNCTIONS = {  # cfn-lint's functions the reasoning relies on: (module, name) -> digest
+    ("cfnlint.rules.functions._BaseFn", "_has_schema_constraints"): (
+        "a2b9576c924ffb878b550d67a8d8f5d31ebb9fca88a22be896eaa8d62ea2015b"
+    ),
+    ("cfnlint.jsonschema._keywords_cfn", "dynamicValidation"): (
+        "1342195d6ee7664e48ee3ba4735c25b9e3bd9e9c1399fe5aae84d7c3abe44f39"
+    ),
+    ("cfnlint.jsonschema._keywords_cfn", "cfnContext"): (
+        "48ff8798701216eca613e2a17c67a9ad305b558d4719436062f145cb5cb3ae12"
+    ),
+    ("cfnlint.helpers", "is_types_compatible"): (
+        "a3a5de49d0e0c924b21990592d5affd50663fdfd850881c416d79d1213f1f01a"
+    ),
+}
+REFS_DIGEST = "5ae305a36ef90b74730a172daacfdbe568e793821f7e2fd57a1764c08c9fa094"  # Context.refs
 BASE_FN_DIGESTS = {
+    "resolve_type": "540daa230f6016ba6605a1253683cc438601f37a77b2c6624688b714c4858fde",
     "validate": "923e7315b5cc4a6f4639a9de263357f159d26453cea1b3d341ff7ccb26815a46",
     "validate_fn_output_types": "7e942af9fd444eb6f036a9c9a34bc6e9c6d3c5bbb74beba03a16434a4d0fce5f",
     "resolve": "446c7fe67384c93551c5d655fc431e8a32ff4085311f32bb4ac6eafce27aeaea",
@@ -77,6 +98,52 @@ def _child_read(rule_id: str, child: Any) -> bool:
     return is_the_one_we_read(type(child).__dict__.get("validate"), digest)
 
 
+def _resolved(cls: type, name: str) -> Any:
+    """What `cls` finds for `name` (the first class of its MRO that defines it), unbound."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
+
+
+def _code(found: Any) -> Any:
+    return getattr(found, "__code__", found)
+
+
+def _signature(ref: Any) -> tuple[Any, ...] | None:
+    """Everything `ref_rule_read` reads, by identity (the rule and its schema by id: neither
+    can be hashed; the caller checks they are the same objects)."""
+    owner = getattr(ref, "__self__", None)
+    func = getattr(ref, "__func__", None)
+    children = getattr(owner, "child_rules", None)
+    if func is None or not isinstance(children, dict):
+        return None
+    cls = type(owner)
+    return (
+        id(owner),
+        func,
+        _code(func),
+        *(_code(_resolved(cls, name)) for name in BASE_FN_DIGESTS),
+        id(getattr(owner, "_schema", None)),
+        tuple(getattr(owner, "_all_refs", None) or ()),
+        *(
+            (k, type(v), _code(_resolved(type(v), "validate")), hasattr(v, "keywords"))
+            for k, v in children.items()
+        ),
+    )
+
+
+def _functions_read() -> bool:
+    import importlib
+
+    from cfnlint.context.context import Context
+
+    for (module, name), digest in READ_FUNCTIONS.items():
+        if not is_the_one_we_read(getattr(importlib.import_module(module), name, None), digest):
+            return False
+    return is_the_one_we_read(getattr(Context.__dict__.get("refs"), "fget", None), REFS_DIGEST)
+
+
 def ref_rule_read(ref: Any) -> bool:
     """Whether the `ref` keyword's function is E1020's `Ref.ref` as we read it (with the BaseFn
     methods, schema and child rules it runs)."""
@@ -88,9 +155,8 @@ def ref_rule_read(ref: Any) -> bool:
         return False
     if not is_the_one_we_read(cls.__dict__.get("ref"), REF_DIGEST):
         return False
-    base = cls.__mro__[1]
-    if base.__name__ != "BaseFn" or any(
-        not is_the_one_we_read(base.__dict__.get(name), digest)
+    if any(
+        not is_the_one_we_read(_resolved(cls, name), digest)
         for name, digest in BASE_FN_DIGESTS.items()
     ):
         return False
@@ -106,23 +172,27 @@ def _validate_string(original: Callable[..., Any]) -> Callable[..., Any] | None:
 
     found = original.__globals__.get("re")
     pattern = original.__globals__.get("REGEX_SUB_PARAMETERS")
-    if found is None or pattern is None:
+    if found is None or pattern is None or not _functions_read():
         return None
     findall = found.findall
     single = frozenset(PSEUDOPARAMS_SINGLE)
-    verdicts: dict[Any, tuple[Any, bool]] = {}
+    verdicts: dict[tuple[Any, ...], tuple[Any, Any, bool]] = {}
 
     def checked(validator: Any) -> bool:
         ref = validator.validators.get("ref")
         if ref is None:
             return True  # no Ref keyword: the Ref object is not validated at all
-        owner = getattr(ref, "__self__", None)
-        # Child rules are wired at each run: the verdict is kept per rule and child set.
-        key = (id(owner), tuple((k, id(v)) for k, v in getattr(owner, "child_rules", {}).items()))
+        key = _signature(ref)
+        if key is None:
+            return False
+        owner = ref.__self__
+        schema = getattr(owner, "_schema", None)
         known = verdicts.get(key)
-        if known is None or known[0] is not owner:
-            known = verdicts[key] = (owner, ref_rule_read(ref))
-        return known[1]
+        if known is None or known[0] is not owner or known[1] is not schema:
+            if len(verdicts) >= 64:  # rule sets loaded again (--watch): the old ones go
+                verdicts.clear()
+            known = verdicts[key] = (owner, schema, ref_rule_read(ref))
+        return known[2]
 
     def inert(name: str, context: Any, sub_values: Any) -> bool:
         name = name.strip()

@@ -1170,3 +1170,55 @@ def test_a_pseudo_parameter_in_fn_sub_is_not_validated_as_a_ref(plain):
         assert sorted(set(PseudoWatch.seen)) == ["AWS::Partition", "AWS::Region"]
     finally:
         del children["W9991"]
+
+
+def test_the_sub_shortcut_follows_a_change_of_the_ref_rule_after_its_first_use(plain, monkeypatch):
+    """The verdict on E1020 is read again when what it was read from changes after a lint:
+    a child rule's code, or a method overridden on the Ref rule's class. Either way the
+    findings are cfn-lint's."""
+    from cfnlint.jsonschema import ValidationError
+
+    rules = lint._rules()
+    assert lintpatch.apply(["sub-pseudo"])
+    template = _sub_template({"Fn::Sub": "${AWS::Region}"}, 0, False, False)
+    plain_findings = _all_findings(template)  # the verdict is made here
+    assert "W2010" not in {f[0] for f in plain_findings}
+
+    def added() -> list[str]:
+        return [f[0] for f in _all_findings(template) if f not in plain_findings]
+
+    def reports_pseudo(self: Any, validator: Any, keyword: Any, instance: Any, schema: Any):
+        if isinstance(instance, str) and instance.startswith("AWS::"):
+            yield ValidationError(f"pseudo {instance}", rule=self)
+
+    monkeypatch.setattr(type(rules["W2010"]), "validate", reports_pseudo)
+    assert added() == ["W2010"]
+    monkeypatch.undo()
+    assert added() == []
+    strict = {"type": "string", "pattern": "^x"}
+    monkeypatch.setattr(type(rules["E1020"]), "schema", lambda self, v, i: strict, raising=False)
+    assert added() == ["E1019"]
+    monkeypatch.undo()
+
+
+def test_a_dropped_rule_set_s_patched_classes_are_freed():
+    """A rule set loaded again (`--watch` after an edit of a project rule) leaves the old one's
+    classes to the collector: the patches of rules hold them weakly."""
+    import gc
+    import weakref
+
+    from cfnlint.config import ConfigMixIn
+    from cfnlint.runner import Runner
+
+    rule_patches = [p for p in lintpatch.patches() if isinstance(p, lintpatch.RulePatch)]
+    rules = Runner(ConfigMixIn([], **lint._config_args())).rules
+    assert lintpatch.apply(rules=rules)
+    patched = [type(rules[p.rule_id]) for p in rule_patches]
+    for cls, p in zip(patched, rule_patches, strict=True):
+        assert cls in p.classes and inspect.unwrap(getattr(cls, p.attribute)) is not getattr(
+            cls, p.attribute
+        )
+    alive = [weakref.ref(cls) for cls in patched]
+    del rules, patched, cls
+    gc.collect()
+    assert [ref() for ref in alive] == [None] * len(alive)
