@@ -369,21 +369,30 @@ def test_a_build_that_cannot_fork_lints_in_its_own_process(probed, tmp_path):
     assert _forks_tried_without_fork(probed, cache, tmp_path, serial) == 2  # lint parent, split
 
 
+def _script(
+    code: str, project: Path, cache: Path, *args: str, **env: str
+) -> subprocess.CompletedProcess:
+    """`python -c code *args` in `project`, lint forks on, lint cache in `cache`, `env` added;
+    it must end without a traceback."""
+    r = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=dict(_env("1", cache), **env),
+        timeout=300,
+    )
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
 def _forks_tried_without_fork(
     project: Path, cache: Path, tmp_path: Path, reference: subprocess.CompletedProcess
 ) -> int:
     """`--check` in a process that cannot fork (NO_FORK_SCRIPT): its output must be the
     reference's, without a traceback; the number of forks it tried."""
     tries = tmp_path / "tries"
-    r = subprocess.run(
-        [sys.executable, "-c", NO_FORK_SCRIPT, "--check"],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env=dict(_env("1", cache), FORK_TRIES=str(tries)),
-        timeout=300,
-    )
-    assert "Traceback" not in r.stderr, r.stderr
+    r = _script(NO_FORK_SCRIPT, project, cache, "--check", FORK_TRIES=str(tries))
     assert r.returncode == reference.returncode
     assert r.stdout == reference.stdout
     assert _steady(r.stderr) == _steady(reference.stderr)
@@ -417,15 +426,7 @@ CLI_SCRIPT = textwrap.dedent(
 
 def _cli(project: Path, cache: Path, out: Path, *args: str) -> dict:
     """`bin/build-templates --check *args` in `project` (CLI_SCRIPT), lint cache in `cache`."""
-    r = subprocess.run(
-        [sys.executable, "-c", CLI_SCRIPT, "--check", *args],
-        capture_output=True,
-        text=True,
-        cwd=project,
-        env=dict(_env("1", cache), AHEAD_OUT=str(out)),
-        timeout=300,
-    )
-    assert "Traceback" not in r.stderr, r.stderr
+    _script(CLI_SCRIPT, project, cache, "--check", *args, AHEAD_OUT=str(out))
     return json.loads(out.read_text())
 
 
