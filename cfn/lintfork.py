@@ -147,7 +147,7 @@ def prestart() -> None:
     global _ahead, _no_fork
     if _ahead is not None or _no_fork or "cfnlint" in sys.modules or not enabled():
         return
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork"):  # not on this platform: the build lints in its own process
         return
     if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
         return
